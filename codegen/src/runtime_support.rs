@@ -1,0 +1,482 @@
+//! Runtime support that every generated API module carries: schema building, constraint checks,
+//! null handling, the bearer-token extractor and completion of the served OpenAPI document.
+//!
+//! The generator copies this file verbatim into its output as `mod support`, so the generated
+//! code depends on nothing but dropshot, schemars, serde, serde_json, regex-lite, uuid, chrono
+//! and async-trait. It is not compiled as part of the generator crate itself.
+
+use std::fmt;
+
+/// A value that breaks a constraint of the contract, described for the person who sent it.
+///
+/// Serde puts the path of the offending field in front of this message, so the client reads
+/// for example `username: must be at most 20 characters long`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConstraintViolation(String);
+
+impl ConstraintViolation {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl fmt::Display for ConstraintViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConstraintViolation {}
+
+/// Checks a string's length in characters (Unicode scalar values), as JSON Schema counts them.
+pub fn check_length(
+    value: &str,
+    min_length: Option<usize>,
+    max_length: Option<usize>,
+) -> Result<(), ConstraintViolation> {
+    let length = value.chars().count();
+    if let Some(min_length) = min_length
+        && length < min_length
+    {
+        return Err(ConstraintViolation::new(format!(
+            "must be at least {min_length} characters long"
+        )));
+    }
+    if let Some(max_length) = max_length
+        && length > max_length
+    {
+        return Err(ConstraintViolation::new(format!(
+            "must be at most {max_length} characters long"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a string against a pattern compiled once per type.
+pub fn check_pattern(
+    value: &str,
+    pattern: &regex_lite::Regex,
+) -> Result<(), ConstraintViolation> {
+    if pattern.is_match(value) {
+        Ok(())
+    } else {
+        Err(ConstraintViolation::new(format!(
+            "must match the pattern {}",
+            pattern.as_str()
+        )))
+    }
+}
+
+/// Checks the `email` format: one `@`, a local part of 1 to 64 visible characters, and a domain
+/// of at least two dot-separated labels of letters, digits and inner hyphens.
+///
+/// This is deliberately stricter than RFC 5322 (no quoted local parts, no IP literals, no
+/// comments): those forms are legal but almost never typed into a game's signup form, and
+/// refusing them keeps addresses comparable ignoring case.
+pub fn check_email(value: &str) -> Result<(), ConstraintViolation> {
+    let invalid = || ConstraintViolation::new("must be a valid email address");
+    let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
+    let local_is_valid = !local.is_empty()
+        && local.chars().count() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !"@\"(),:;<>[\\]".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_is_valid = labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.chars().count() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if local_is_valid && domain_is_valid {
+        Ok(())
+    } else {
+        Err(invalid())
+    }
+}
+
+/// Checks an integer against inclusive bounds (exclusive bounds are turned into inclusive ones
+/// by the generator).
+pub fn check_integer_range(
+    value: i64,
+    minimum: Option<i64>,
+    maximum: Option<i64>,
+) -> Result<(), ConstraintViolation> {
+    if let Some(minimum) = minimum
+        && value < minimum
+    {
+        return Err(ConstraintViolation::new(format!(
+            "must be at least {minimum}"
+        )));
+    }
+    if let Some(maximum) = maximum
+        && value > maximum
+    {
+        return Err(ConstraintViolation::new(format!(
+            "must be at most {maximum}"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a number against its bounds; `exclusive` says whether each bound itself is excluded.
+pub fn check_number_range(
+    value: f64,
+    minimum: Option<(f64, bool)>,
+    maximum: Option<(f64, bool)>,
+) -> Result<(), ConstraintViolation> {
+    if !value.is_finite() {
+        return Err(ConstraintViolation::new("must be a finite number"));
+    }
+    if let Some((minimum, exclusive)) = minimum
+        && (value < minimum || (exclusive && value == minimum))
+    {
+        let relation = if exclusive { "greater than" } else { "at least" };
+        return Err(ConstraintViolation::new(format!(
+            "must be {relation} {minimum}"
+        )));
+    }
+    if let Some((maximum, exclusive)) = maximum
+        && (value > maximum || (exclusive && value == maximum))
+    {
+        let relation = if exclusive { "less than" } else { "at most" };
+        return Err(ConstraintViolation::new(format!(
+            "must be {relation} {maximum}"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks how many items an array holds.
+pub fn check_item_count(
+    count: usize,
+    min_items: Option<usize>,
+    max_items: Option<usize>,
+) -> Result<(), ConstraintViolation> {
+    if let Some(min_items) = min_items
+        && count < min_items
+    {
+        return Err(ConstraintViolation::new(format!(
+            "must hold at least {min_items} items"
+        )));
+    }
+    if let Some(max_items) = max_items
+        && count > max_items
+    {
+        return Err(ConstraintViolation::new(format!(
+            "must hold at most {max_items} items"
+        )));
+    }
+    Ok(())
+}
+
+/// Deserializes an optional field that must not be `null` when present.
+///
+/// Serde treats `null` as `None` for `Option<T>`; the contract says an optional, non-nullable
+/// field may be absent but never `null`, so a present value goes through `T` itself.
+pub fn deserialize_present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Deserializes a required, nullable field: it must be present, and may be `null`.
+pub fn deserialize_nullable<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer)
+}
+
+/// Deserializes an optional, nullable field: absent is the outer `None`, `null` the inner one.
+pub fn deserialize_optional_nullable<'de, D, T>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+/// Builds the JSON Schema of one contract schema, keyword by keyword, so that every constraint
+/// of `openapi.yaml` reaches the OpenAPI document the server emits.
+#[derive(Default)]
+pub struct SchemaBuilder {
+    schema: schemars::schema::SchemaObject,
+}
+
+impl SchemaBuilder {
+    fn of_type(instance_type: schemars::schema::InstanceType) -> Self {
+        Self {
+            schema: schemars::schema::SchemaObject {
+                instance_type: Some(instance_type.into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    pub fn string() -> Self {
+        Self::of_type(schemars::schema::InstanceType::String)
+    }
+
+    pub fn integer() -> Self {
+        Self::of_type(schemars::schema::InstanceType::Integer)
+    }
+
+    pub fn number() -> Self {
+        Self::of_type(schemars::schema::InstanceType::Number)
+    }
+
+    pub fn boolean() -> Self {
+        Self::of_type(schemars::schema::InstanceType::Boolean)
+    }
+
+    pub fn array(items: schemars::schema::Schema) -> Self {
+        let mut builder = Self::of_type(schemars::schema::InstanceType::Array);
+        builder.schema.array().items = Some(items.into());
+        builder
+    }
+
+    pub fn object() -> Self {
+        let mut builder = Self::of_type(schemars::schema::InstanceType::Object);
+        // Touching the object validation makes an empty object emit `properties: {}` consistently.
+        builder.schema.object();
+        builder
+    }
+
+    pub fn format(mut self, format: &str) -> Self {
+        self.schema.format = Some(format.to_owned());
+        self
+    }
+
+    pub fn description(mut self, description: &str) -> Self {
+        self.schema.metadata().description = Some(description.to_owned());
+        self
+    }
+
+    pub fn default_value(mut self, value: serde_json::Value) -> Self {
+        self.schema.metadata().default = Some(value);
+        self
+    }
+
+    pub fn nullable(mut self) -> Self {
+        self.schema
+            .extensions
+            .insert("nullable".to_owned(), serde_json::Value::Bool(true));
+        self
+    }
+
+    pub fn min_length(mut self, min_length: u32) -> Self {
+        self.schema.string().min_length = Some(min_length);
+        self
+    }
+
+    pub fn max_length(mut self, max_length: u32) -> Self {
+        self.schema.string().max_length = Some(max_length);
+        self
+    }
+
+    pub fn pattern(mut self, pattern: &str) -> Self {
+        self.schema.string().pattern = Some(pattern.to_owned());
+        self
+    }
+
+    pub fn minimum(mut self, minimum: f64) -> Self {
+        self.schema.number().minimum = Some(minimum);
+        self
+    }
+
+    pub fn maximum(mut self, maximum: f64) -> Self {
+        self.schema.number().maximum = Some(maximum);
+        self
+    }
+
+    pub fn exclusive_minimum(mut self, minimum: f64) -> Self {
+        self.schema.number().exclusive_minimum = Some(minimum);
+        self
+    }
+
+    pub fn exclusive_maximum(mut self, maximum: f64) -> Self {
+        self.schema.number().exclusive_maximum = Some(maximum);
+        self
+    }
+
+    pub fn min_items(mut self, min_items: u32) -> Self {
+        self.schema.array().min_items = Some(min_items);
+        self
+    }
+
+    pub fn max_items(mut self, max_items: u32) -> Self {
+        self.schema.array().max_items = Some(max_items);
+        self
+    }
+
+    pub fn enum_values(mut self, values: &[&str]) -> Self {
+        self.schema.enum_values = Some(
+            values
+                .iter()
+                .map(|value| serde_json::Value::String((*value).to_owned()))
+                .collect(),
+        );
+        self
+    }
+
+    pub fn property(
+        mut self,
+        name: &str,
+        schema: schemars::schema::Schema,
+        required: bool,
+    ) -> Self {
+        let object = self.schema.object();
+        object.properties.insert(name.to_owned(), schema);
+        if required {
+            object.required.insert(name.to_owned());
+        }
+        self
+    }
+
+    pub fn additional_properties(mut self, allowed: bool) -> Self {
+        self.schema.object().additional_properties =
+            Some(Box::new(schemars::schema::Schema::Bool(allowed)));
+        self
+    }
+
+    pub fn build(self) -> schemars::schema::Schema {
+        schemars::schema::Schema::Object(self.schema)
+    }
+}
+
+/// Turns a bearer token into the caller it belongs to. Implemented by the type the server names
+/// as its principal; the generated trait hands that type to every secured operation.
+pub trait BearerAuthenticator: Sized + Send + Sync + 'static {
+    /// The server context that can resolve tokens; it must be the API's `Context` type.
+    type Context: dropshot::ServerContext;
+
+    /// Resolves a token (without the `Bearer ` prefix). A failure must be a 401 error.
+    fn authenticate(
+        context: &Self::Context,
+        bearer_token: &str,
+    ) -> impl std::future::Future<Output = Result<Self, dropshot::HttpError>> + Send;
+}
+
+/// The authenticated caller of a secured operation. Only the generated extractor makes one, so
+/// a handler that receives it knows the token was checked before it ran.
+pub struct Authenticated<P>(P);
+
+impl<P> Authenticated<P> {
+    pub fn principal(&self) -> &P {
+        &self.0
+    }
+
+    pub fn into_principal(self) -> P {
+        self.0
+    }
+}
+
+fn unauthenticated(message: &str) -> dropshot::HttpError {
+    dropshot::HttpError::for_client_error(
+        Some("unauthenticated".to_owned()),
+        dropshot::ClientErrorStatusCode::UNAUTHORIZED,
+        message.to_owned(),
+    )
+}
+
+/// Reads the token of an `Authorization: Bearer <token>` header. The scheme is matched ignoring
+/// case (RFC 7235); tokens in the query string are never looked at.
+pub fn bearer_token(headers: &http::HeaderMap) -> Result<&str, dropshot::HttpError> {
+    let header = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| unauthenticated("this call needs an `Authorization: Bearer <token>` header"))?;
+    let header = header
+        .to_str()
+        .map_err(|_| unauthenticated("the Authorization header is not valid text"))?;
+    let (scheme, token) = header
+        .split_once(' ')
+        .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(unauthenticated(
+            "the Authorization header must be `Bearer <token>`",
+        ));
+    }
+    Ok(token)
+}
+
+#[async_trait::async_trait]
+impl<P: BearerAuthenticator> dropshot::SharedExtractor for Authenticated<P> {
+    async fn from_request<Context: dropshot::ServerContext>(
+        rqctx: &dropshot::RequestContext<Context>,
+    ) -> Result<Self, dropshot::HttpError> {
+        let token = bearer_token(rqctx.request.headers())?;
+        // Dropshot's extractors are generic over every context type, so the principal's context
+        // is recovered by type. It only fails if the server was built with a context other than
+        // the one the principal type names, which is a wiring mistake, not a client's.
+        let context = (rqctx.context() as &dyn std::any::Any)
+            .downcast_ref::<P::Context>()
+            .ok_or_else(|| {
+                dropshot::HttpError::for_internal_error(format!(
+                    "the server context is not {}, which {} needs to authenticate",
+                    std::any::type_name::<P::Context>(),
+                    std::any::type_name::<P>(),
+                ))
+            })?;
+        P::authenticate(context, token).await.map(Authenticated)
+    }
+
+    fn metadata(
+        _body_content_type: dropshot::ApiEndpointBodyContentType,
+    ) -> dropshot::ExtractorMetadata {
+        // The requirement is declared in the document's `security` instead of as a parameter,
+        // by `complete_openapi_document`.
+        dropshot::ExtractorMetadata {
+            extension_mode: dropshot::ExtensionMode::None,
+            parameters: Vec::new(),
+        }
+    }
+}
+
+/// One operation's security requirement, as the generator read it from the contract.
+pub struct SecuredOperation {
+    pub path: &'static str,
+    pub method: &'static str,
+    pub scheme: &'static str,
+}
+
+/// Adds what Dropshot does not emit to its document: the security schemes and each secured
+/// operation's requirement.
+pub fn add_security(
+    document: &mut serde_json::Value,
+    security_schemes: serde_json::Value,
+    secured_operations: &[SecuredOperation],
+) {
+    if let Some(document) = document.as_object_mut() {
+        let components = document
+            .entry("components")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(components) = components.as_object_mut() {
+            components.insert("securitySchemes".to_owned(), security_schemes);
+        }
+    }
+    for operation in secured_operations {
+        if let Some(entry) = document
+            .get_mut("paths")
+            .and_then(|paths| paths.get_mut(operation.path))
+            .and_then(|path| path.get_mut(operation.method))
+            .and_then(|entry| entry.as_object_mut())
+        {
+            entry.insert(
+                "security".to_owned(),
+                serde_json::json!([{ operation.scheme: [] }]),
+            );
+        }
+    }
+}

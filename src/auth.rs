@@ -1,0 +1,285 @@
+//! Sign-up, log-in, log-out and token authentication: the account and session rules on top of the store.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{PlayerProfile, SessionRecord, StoredPlayer};
+use crate::password::PasswordHasher;
+use crate::store::{Store, comparison_key};
+use crate::tokens::{hash_token, issue_token};
+
+/// Account and session operations. The HTTP layer validates the shape of emails, usernames and
+/// passwords before calling in; this service enforces uniqueness, credentials and expiry.
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    token_lifetime: chrono::Duration,
+}
+
+impl AuthService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        token_lifetime: chrono::Duration,
+    ) -> Self {
+        AuthService {
+            store,
+            hasher,
+            token_lifetime,
+        }
+    }
+
+    /// Creates an account and logs it in, returning its profile and a fresh session token.
+    ///
+    /// The email is stored trimmed and lowercased; the username keeps the case it was typed
+    /// with (trimmed), while uniqueness of both ignores case.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<(PlayerProfile, String)> {
+        let email = comparison_key(email);
+        let username = username.trim().to_string();
+        // Checking before hashing means a duplicate costs no scrypt work; `create_player` checks
+        // again atomically, so a race between two sign-ups is still caught.
+        if self.store.player_by_email(&email).await?.is_some() {
+            return Err(Error::EmailTaken);
+        }
+        if self.store.player_by_username(&username).await?.is_some() {
+            return Err(Error::UsernameTaken);
+        }
+        let password_hash = self.hasher.hash(password).await?;
+        let profile = PlayerProfile {
+            id: Uuid::new_v4(),
+            username,
+            email,
+        };
+        self.store
+            .create_player(StoredPlayer {
+                profile: profile.clone(),
+                password_hash,
+                created_at: Utc::now(),
+            })
+            .await?;
+        let token = self.start_session(profile.id).await?;
+        Ok((profile, token))
+    }
+
+    /// Checks an email and password and starts a new session; every call issues a new token.
+    ///
+    /// An unknown email still spends one scrypt computation, so the answer takes about as long
+    /// as for a wrong password and does not reveal whether the email is registered.
+    pub async fn log_in(&self, email: &str, password: &str) -> Result<(PlayerProfile, String)> {
+        let Some(player) = self.store.player_by_email(email).await? else {
+            self.hasher.verify_against_dummy(password).await?;
+            return Err(Error::InvalidCredentials);
+        };
+        if !self.hasher.verify(password, &player.password_hash).await? {
+            return Err(Error::InvalidCredentials);
+        }
+        let token = self.start_session(player.profile.id).await?;
+        Ok((player.profile, token))
+    }
+
+    /// Revokes a session at once. An unknown, already revoked or expired token is
+    /// `Unauthenticated` (an expired one is still deleted).
+    pub async fn log_out(&self, token: &str) -> Result<()> {
+        let token_hash = hash_token(token);
+        let session = self.store.session(&token_hash).await?;
+        let was_deleted = self.store.delete_session(&token_hash).await?;
+        match session {
+            Some(session) if was_deleted && session.expires_at > Utc::now() => Ok(()),
+            _ => Err(Error::Unauthenticated),
+        }
+    }
+
+    /// Resolves a session token to its player. Expired sessions are deleted when seen.
+    pub async fn authenticate(&self, token: &str) -> Result<PlayerProfile> {
+        let token_hash = hash_token(token);
+        let Some(session) = self.store.session(&token_hash).await? else {
+            return Err(Error::Unauthenticated);
+        };
+        if session.expires_at <= Utc::now() {
+            self.store.delete_session(&token_hash).await?;
+            return Err(Error::Unauthenticated);
+        }
+        match self.store.player_by_id(session.player_id).await? {
+            Some(player) => Ok(player.profile),
+            // A session whose player no longer exists is useless, so it goes too.
+            None => {
+                self.store.delete_session(&token_hash).await?;
+                Err(Error::Unauthenticated)
+            }
+        }
+    }
+
+    async fn start_session(&self, player_id: Uuid) -> Result<String> {
+        let (token, token_hash) = issue_token()?;
+        let expires_at = Utc::now()
+            .checked_add_signed(self.token_lifetime)
+            .ok_or_else(|| {
+                Error::Internal("the token lifetime overflows the calendar".to_string())
+            })?;
+        self.store
+            .insert_session(SessionRecord {
+                token_hash,
+                player_id,
+                expires_at,
+            })
+            .await?;
+        Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::password::ScryptCost;
+    use crate::store::MemoryStore;
+
+    fn service_with_lifetime(token_lifetime: chrono::Duration) -> (AuthService, Arc<MemoryStore>) {
+        let store = Arc::new(MemoryStore::new());
+        let hasher = PasswordHasher::new(ScryptCost::INSECURE_FAST_FOR_TESTS_ONLY, 2, 8)
+            .expect("a valid test hasher");
+        let service = AuthService::new(store.clone(), hasher, token_lifetime);
+        (service, store)
+    }
+
+    fn service() -> AuthService {
+        service_with_lifetime(chrono::Duration::hours(1)).0
+    }
+
+    #[tokio::test]
+    async fn a_player_can_sign_up_log_out_log_in_and_authenticate() {
+        let auth = service();
+        let (signed_up, sign_up_token) = auth
+            .sign_up(" Ada@Example.com ", "AdaLovelace", "analytical-engine")
+            .await
+            .expect("sign up");
+        assert_eq!(signed_up.email, "ada@example.com");
+        assert_eq!(signed_up.username, "AdaLovelace");
+        assert_eq!(
+            auth.authenticate(&sign_up_token).await,
+            Ok(signed_up.clone())
+        );
+
+        assert_eq!(auth.log_out(&sign_up_token).await, Ok(()));
+        assert_eq!(
+            auth.authenticate(&sign_up_token).await,
+            Err(Error::Unauthenticated)
+        );
+        assert_eq!(
+            auth.log_out(&sign_up_token).await,
+            Err(Error::Unauthenticated)
+        );
+
+        let (logged_in, log_in_token) = auth
+            .log_in("ADA@example.com", "analytical-engine")
+            .await
+            .expect("log in");
+        assert_eq!(logged_in, signed_up);
+        assert_eq!(auth.authenticate(&log_in_token).await, Ok(signed_up));
+    }
+
+    #[tokio::test]
+    async fn two_logins_give_two_different_tokens_that_both_work() {
+        let auth = service();
+        auth.sign_up("bo@example.com", "Bo", "password-for-bo")
+            .await
+            .expect("sign up");
+        let (_, first) = auth
+            .log_in("bo@example.com", "password-for-bo")
+            .await
+            .expect("log in");
+        let (_, second) = auth
+            .log_in("bo@example.com", "password-for-bo")
+            .await
+            .expect("log in");
+        assert_ne!(first, second);
+        assert!(auth.authenticate(&first).await.is_ok());
+        assert!(auth.authenticate(&second).await.is_ok());
+        auth.log_out(&first).await.expect("log out");
+        assert!(auth.authenticate(&second).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_and_an_unknown_email_give_the_same_error() {
+        let auth = service();
+        auth.sign_up("cy@example.com", "Cy", "password-for-cy")
+            .await
+            .expect("sign up");
+        assert_eq!(
+            auth.log_in("cy@example.com", "password-for-cY").await,
+            Err(Error::InvalidCredentials)
+        );
+        assert_eq!(
+            auth.log_in("nobody@example.com", "password-for-cy").await,
+            Err(Error::InvalidCredentials)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_email_or_username_taken_in_another_case_is_refused() {
+        let auth = service();
+        auth.sign_up("dee@example.com", "Dee", "password-for-dee")
+            .await
+            .expect("sign up");
+        assert_eq!(
+            auth.sign_up("DEE@EXAMPLE.COM", "Someone", "password-x")
+                .await,
+            Err(Error::EmailTaken)
+        );
+        assert_eq!(
+            auth.sign_up("other@example.com", "dEE", "password-x").await,
+            Err(Error::UsernameTaken)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_is_unauthenticated_and_its_session_is_deleted() {
+        // A negative lifetime makes every new session already expired, with no sleeping.
+        let (auth, store) = service_with_lifetime(chrono::Duration::hours(-1));
+        let (_, token) = auth
+            .sign_up("eve@example.com", "Eve", "password-for-eve")
+            .await
+            .expect("sign up");
+        assert!(
+            store
+                .session(&hash_token(&token))
+                .await
+                .expect("read")
+                .is_some()
+        );
+        assert_eq!(auth.authenticate(&token).await, Err(Error::Unauthenticated));
+        assert_eq!(store.session(&hash_token(&token)).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn logging_out_with_an_expired_token_is_unauthenticated() {
+        let (auth, store) = service_with_lifetime(chrono::Duration::zero());
+        let (_, token) = auth
+            .sign_up("fay@example.com", "Fay", "password-for-fay")
+            .await
+            .expect("sign up");
+        assert_eq!(auth.log_out(&token).await, Err(Error::Unauthenticated));
+        assert_eq!(store.session(&hash_token(&token)).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn made_up_tokens_are_unauthenticated() {
+        let auth = service();
+        assert_eq!(auth.authenticate("").await, Err(Error::Unauthenticated));
+        assert_eq!(
+            auth.authenticate("not-a-real-token").await,
+            Err(Error::Unauthenticated)
+        );
+        assert_eq!(
+            auth.log_out("not-a-real-token").await,
+            Err(Error::Unauthenticated)
+        );
+    }
+}

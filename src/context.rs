@@ -1,0 +1,17 @@
+//! The state every request can reach: the domain services and the served OpenAPI document.
+
+use std::sync::Arc;
+
+use crate::auth::AuthService;
+use crate::games::Spectating;
+use crate::leaderboard::Leaderboard;
+use crate::store::Store;
+
+pub struct ServerState {
+    pub store: Arc<dyn Store>,
+    pub auth: AuthService,
+    pub leaderboard: Leaderboard,
+    pub spectating: Spectating,
+    /// The document `GET /api/openapi.json` serves, rendered once at start-up.
+    pub openapi_json: Vec<u8>,
+}

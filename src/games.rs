@@ -1,0 +1,22 @@
+//! Spectating: listing the games currently being played so others can watch them.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::model::ActiveGame;
+use crate::store::Store;
+
+/// Read access to live games for spectators.
+pub struct Spectating {
+    store: Arc<dyn Store>,
+}
+
+impl Spectating {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Spectating { store }
+    }
+
+    pub async fn active_games(&self) -> Result<Vec<ActiveGame>> {
+        self.store.active_games().await
+    }
+}

@@ -1,0 +1,156 @@
+//! The one implementation of the generated `SnakeArenaApi` trait. Handlers stay thin: take the
+//! typed input, call the domain, convert the answer to wire types; errors map in `error.rs`.
+
+use dropshot::{
+    HttpResponseCreated, HttpResponseOk, HttpResponseUpdatedNoContent, Query, RequestContext,
+    TypedBody,
+};
+
+use crate::api::support::Authenticated;
+use crate::api::{SnakeArenaApi, types};
+use crate::caller::AuthenticatedPlayer;
+use crate::context::ServerState;
+use crate::error::ApiError;
+use crate::wire;
+
+/// The server's implementation of the contract; never constructed, only named.
+pub enum SnakeArenaServer {}
+
+impl SnakeArenaApi for SnakeArenaServer {
+    type Context = ServerState;
+
+    async fn auth_signup(
+        rqctx: RequestContext<ServerState>,
+        body: TypedBody<types::SignupRequest>,
+    ) -> Result<HttpResponseCreated<types::AuthResponse>, ApiError> {
+        let request = body.into_inner();
+        let (profile, token) = rqctx
+            .context()
+            .auth
+            .sign_up(
+                request.email.as_str(),
+                request.username.as_str(),
+                request.password.as_str(),
+            )
+            .await?;
+        Ok(HttpResponseCreated(wire::auth_response_to_wire(
+            profile, token,
+        )?))
+    }
+
+    async fn auth_login(
+        rqctx: RequestContext<ServerState>,
+        body: TypedBody<types::LoginRequest>,
+    ) -> Result<HttpResponseOk<types::AuthResponse>, ApiError> {
+        let request = body.into_inner();
+        let (profile, token) = rqctx
+            .context()
+            .auth
+            .log_in(request.email.as_str(), request.password.as_str())
+            .await?;
+        Ok(HttpResponseOk(wire::auth_response_to_wire(profile, token)?))
+    }
+
+    async fn auth_logout(
+        rqctx: RequestContext<ServerState>,
+        caller: Authenticated<AuthenticatedPlayer>,
+    ) -> Result<HttpResponseUpdatedNoContent, ApiError> {
+        rqctx
+            .context()
+            .auth
+            .log_out(caller.principal().bearer_token())
+            .await?;
+        Ok(HttpResponseUpdatedNoContent())
+    }
+
+    async fn auth_me(
+        _rqctx: RequestContext<ServerState>,
+        caller: Authenticated<AuthenticatedPlayer>,
+    ) -> Result<HttpResponseOk<types::User>, ApiError> {
+        Ok(HttpResponseOk(wire::user_to_wire(
+            caller.into_principal().profile,
+        )?))
+    }
+
+    async fn leaderboard_list(
+        rqctx: RequestContext<ServerState>,
+        query: Query<types::LeaderboardListQuery>,
+    ) -> Result<HttpResponseOk<types::LeaderboardListResponse>, ApiError> {
+        let query = query.into_inner();
+        let mode = query.mode.map(wire::game_mode_from_wire);
+        // The contract bounds `limit` to 1..=100, so the conversion cannot fail in practice.
+        let limit = usize::try_from(query.limit.into_inner())
+            .map_err(|_| ApiError::internal("a validated limit is negative"))?;
+        let entries = rqctx.context().leaderboard.top(mode, limit).await?;
+        let entries = entries
+            .into_iter()
+            .map(wire::leaderboard_entry_to_wire)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(HttpResponseOk(types::LeaderboardListResponse::try_from(
+            entries,
+        )?))
+    }
+
+    async fn leaderboard_submit(
+        rqctx: RequestContext<ServerState>,
+        caller: Authenticated<AuthenticatedPlayer>,
+        body: TypedBody<types::ScoreSubmission>,
+    ) -> Result<HttpResponseCreated<types::LeaderboardEntry>, ApiError> {
+        let submission = body.into_inner();
+        // The contract bounds scores to 0..=1,000,000, so the conversion cannot fail in practice.
+        let score = u32::try_from(submission.score.into_inner())
+            .map_err(|_| ApiError::internal("a validated score is negative"))?;
+        let entry = rqctx
+            .context()
+            .leaderboard
+            .submit(
+                &caller.principal().profile,
+                score,
+                wire::game_mode_from_wire(submission.mode),
+            )
+            .await?;
+        Ok(HttpResponseCreated(wire::leaderboard_entry_to_wire(entry)?))
+    }
+
+    async fn games_active_list(
+        rqctx: RequestContext<ServerState>,
+    ) -> Result<HttpResponseOk<types::GamesActiveListResponse>, ApiError> {
+        let games = rqctx.context().spectating.active_games().await?;
+        let games = games
+            .into_iter()
+            .map(wire::active_game_to_wire)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(HttpResponseOk(types::GamesActiveListResponse::try_from(
+            games,
+        )?))
+    }
+
+    async fn health_check(
+        rqctx: RequestContext<ServerState>,
+    ) -> Result<HttpResponseOk<types::Health>, ApiError> {
+        let store = &rqctx.context().store;
+        // A cheap read proves the store answers, which is what readiness means here.
+        store.top_scores(None, 1).await?;
+        Ok(HttpResponseOk(types::Health {
+            status: types::HealthStatus::Ok,
+            store: types::HealthStore::try_from(store.backend_name().to_owned())?,
+        }))
+    }
+}
+
+/// Serves the OpenAPI document this server emits (not a copy of `openapi.yaml`). It is left out
+/// of the document itself: it describes the API, it is not part of the game's contract.
+#[dropshot::endpoint {
+    method = GET,
+    path = "/api/openapi.json",
+    unpublished = true,
+}]
+pub async fn openapi_document_view(
+    rqctx: RequestContext<ServerState>,
+) -> Result<http::Response<dropshot::Body>, ApiError> {
+    http::Response::builder()
+        .status(http::StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(rqctx.context().openapi_json.clone().into())
+        .map_err(|error| ApiError::internal(format!("cannot build the document response: {error}")))
+}

@@ -1,0 +1,77 @@
+//! Recording finished games' scores and reading the best ones, always on behalf of an authenticated player.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::model::{GameMode, PlayerProfile, ScoreEntry};
+use crate::store::Store;
+
+/// The leaderboard service; the HTTP layer decides limits and validation of inputs.
+pub struct Leaderboard {
+    store: Arc<dyn Store>,
+}
+
+impl Leaderboard {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Leaderboard { store }
+    }
+
+    /// Records a score owned by the given authenticated player; nothing from the client can
+    /// choose whose score it is.
+    pub async fn submit(
+        &self,
+        player: &PlayerProfile,
+        score: u32,
+        mode: GameMode,
+    ) -> Result<ScoreEntry> {
+        let entry = ScoreEntry {
+            id: Uuid::new_v4(),
+            player_id: player.id,
+            username: player.username.clone(),
+            score,
+            mode,
+            recorded_at: Utc::now(),
+        };
+        self.store.insert_score(entry.clone()).await?;
+        Ok(entry)
+    }
+
+    /// The best `limit` scores, for one mode or across both, best first.
+    pub async fn top(&self, mode: Option<GameMode>, limit: usize) -> Result<Vec<ScoreEntry>> {
+        self.store.top_scores(mode, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn a_submitted_score_belongs_to_the_player_and_shows_up_in_its_mode() {
+        let leaderboard = Leaderboard::new(Arc::new(MemoryStore::new()));
+        let player = PlayerProfile {
+            id: Uuid::new_v4(),
+            username: "Gus".to_string(),
+            email: "gus@example.com".to_string(),
+        };
+        let entry = leaderboard
+            .submit(&player, 420, GameMode::PassThrough)
+            .await
+            .expect("submit");
+        assert_eq!(entry.player_id, player.id);
+        assert_eq!(entry.username, "Gus");
+        assert_eq!(
+            leaderboard.top(Some(GameMode::PassThrough), 10).await,
+            Ok(vec![entry.clone()])
+        );
+        assert_eq!(
+            leaderboard.top(Some(GameMode::Walls), 10).await,
+            Ok(Vec::new())
+        );
+        assert_eq!(leaderboard.top(None, 10).await, Ok(vec![entry]));
+    }
+}

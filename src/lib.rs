@@ -1,0 +1,19 @@
+//! Snake Arena server: the game's API, generated from `openapi.yaml` and implemented over a
+//! store. `server::start` is the one way to run it, for `main` and for tests alike.
+
+pub mod api;
+pub mod auth;
+pub mod caller;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod games;
+pub mod http_entrypoints;
+pub mod leaderboard;
+pub mod model;
+pub mod password;
+pub mod seed;
+pub mod server;
+pub mod store;
+pub mod tokens;
+pub mod wire;

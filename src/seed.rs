@@ -1,0 +1,313 @@
+//! Demo data for development: documented player accounts with precomputed password hashes, scores and live games.
+//!
+//! The password hashes are PHC strings computed once at the OWASP cost (N = 2^17, r = 8, p = 1)
+//! and committed below, so seeding does no hashing and start-up stays instant. To regenerate
+//! them, run `cargo test seed::tests::print_owasp_hashes_of_the_seeded_passwords -- --ignored --nocapture`
+//! and paste its output over `SEEDED_PASSWORD_HASHES`.
+
+use chrono::{Duration, Utc};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{ActiveGame, Cell, GameMode, PlayerProfile, ScoreEntry, StoredPlayer};
+use crate::store::Store;
+
+/// A demo account whose password is public on purpose, for trying the game locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeededPlayer {
+    pub id: Uuid,
+    pub username: &'static str,
+    pub email: &'static str,
+    pub password: &'static str,
+}
+
+/// Width and height of the board the seeded live games are drawn on.
+pub const SEEDED_BOARD_SIZE: u16 = 20;
+
+const SEEDED_PLAYER_COUNT: usize = 4;
+
+const SEEDED_PLAYER_ARRAY: [SeededPlayer; SEEDED_PLAYER_COUNT] = [
+    SeededPlayer {
+        id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0001),
+        username: "snakecharmer",
+        email: "snakecharmer@example.com",
+        password: "charmer-pass-123",
+    },
+    SeededPlayer {
+        id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0002),
+        username: "pixelviper",
+        email: "pixelviper@example.com",
+        password: "viper-pass-456",
+    },
+    SeededPlayer {
+        id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0003),
+        username: "noodlequeen",
+        email: "noodlequeen@example.com",
+        password: "noodle-pass-789",
+    },
+    SeededPlayer {
+        id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0004),
+        username: "slowworm",
+        email: "slowworm@example.com",
+        password: "worm-pass-2468",
+    },
+];
+
+/// The demo accounts, so the README and tests can name them.
+pub const SEEDED_PLAYERS: &[SeededPlayer] = &SEEDED_PLAYER_ARRAY;
+
+/// PHC strings of the seeded passwords at the OWASP cost, in the order of `SEEDED_PLAYERS`; the
+/// array length ties the two lists together at compile time.
+const SEEDED_PASSWORD_HASHES: [&str; SEEDED_PLAYER_COUNT] = [
+    // snakecharmer
+    "$scrypt$ln=17,r=8,p=1$JhCcd9lno+2pdk6pfYrmDw$AhngQNYwMvWT0KLGCncVp2mEY8917VpfpKBxtvmggEU",
+    // pixelviper
+    "$scrypt$ln=17,r=8,p=1$sI50rksP5y5HTW8nId0XuA$BmQYuqFsgVaKldx1B2x5X8R6ZmrR2GK4PmSHBF5OOAg",
+    // noodlequeen
+    "$scrypt$ln=17,r=8,p=1$1aQObd5cNKgZRd1Cz4dtkA$nZcgp/8ARx6gc6NUrhd623Ivw3fS4K9gsY+WEBsGvZ0",
+    // slowworm
+    "$scrypt$ln=17,r=8,p=1$RWSrMCI+UBrkmggZccndvA$GaXbQdDkjUEbJ+NMK8r83vEhbDeaT1nKNWPvQtnp3Ac",
+];
+
+/// Seeded scores as (index into `SEEDED_PLAYERS`, points, mode, minutes before seeding).
+const SEEDED_SCORES: [(usize, u32, GameMode, i64); 20] = [
+    (0, 1240, GameMode::Walls, 50),
+    (1, 980, GameMode::Walls, 3 * 60 + 5),
+    (2, 1240, GameMode::Walls, 26 * 60),
+    (3, 310, GameMode::Walls, 2 * 24 * 60),
+    (0, 760, GameMode::Walls, 3 * 24 * 60 + 40),
+    (1, 1510, GameMode::Walls, 4 * 24 * 60 + 7 * 60),
+    (2, 420, GameMode::Walls, 5 * 24 * 60),
+    (3, 90, GameMode::Walls, 6 * 24 * 60 + 12 * 60),
+    (0, 2030, GameMode::Walls, 9 * 24 * 60),
+    (2, 640, GameMode::Walls, 12 * 24 * 60),
+    (1, 2210, GameMode::PassThrough, 20),
+    (0, 1870, GameMode::PassThrough, 5 * 60 + 30),
+    (2, 3050, GameMode::PassThrough, 30 * 60),
+    (3, 540, GameMode::PassThrough, 2 * 24 * 60 + 3 * 60),
+    (1, 1870, GameMode::PassThrough, 3 * 24 * 60),
+    (0, 990, GameMode::PassThrough, 4 * 24 * 60 + 9 * 60),
+    (2, 1420, GameMode::PassThrough, 6 * 24 * 60),
+    (3, 260, GameMode::PassThrough, 7 * 24 * 60 + 45),
+    (1, 2780, GameMode::PassThrough, 10 * 24 * 60),
+    (0, 700, GameMode::PassThrough, 14 * 24 * 60),
+];
+
+/// A live game to seed: the player index, mode, snake from head to tail, and food.
+struct SeededGame {
+    id: Uuid,
+    player_index: usize,
+    mode: GameMode,
+    snake: &'static [(u16, u16)],
+    food: (u16, u16),
+}
+
+const SEEDED_GAMES: [SeededGame; 3] = [
+    SeededGame {
+        id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0001_0001),
+        player_index: 0,
+        mode: GameMode::Walls,
+        snake: &[(10, 10), (9, 10), (8, 10), (7, 10), (7, 11), (7, 12)],
+        food: (15, 4),
+    },
+    SeededGame {
+        id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0001_0002),
+        player_index: 1,
+        mode: GameMode::PassThrough,
+        snake: &[
+            (3, 2),
+            (3, 3),
+            (3, 4),
+            (4, 4),
+            (5, 4),
+            (6, 4),
+            (6, 5),
+            (6, 6),
+            (6, 7),
+        ],
+        food: (12, 15),
+    },
+    SeededGame {
+        id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0001_0003),
+        player_index: 2,
+        mode: GameMode::Walls,
+        snake: &[
+            (18, 17),
+            (17, 17),
+            (16, 17),
+            (15, 17),
+            (15, 16),
+            (15, 15),
+            (16, 15),
+            (17, 15),
+            (18, 15),
+            (18, 14),
+            (18, 13),
+            (17, 13),
+        ],
+        food: (2, 18),
+    },
+];
+
+/// Points a snake earns per food eaten; seeded snakes start at length 3 like new games.
+const POINTS_PER_FOOD: u32 = 10;
+const STARTING_SNAKE_LENGTH: u32 = 3;
+
+/// Fills an empty store with the demo players, scores and live games.
+///
+/// It is meant for a fresh store: run twice on the same store it fails with `EmailTaken`.
+pub async fn seed(store: &dyn Store) -> Result<()> {
+    let now = Utc::now();
+    for (seeded_player, password_hash) in SEEDED_PLAYERS.iter().zip(SEEDED_PASSWORD_HASHES) {
+        store
+            .create_player(StoredPlayer {
+                profile: profile_of(seeded_player),
+                password_hash: password_hash.to_string(),
+                created_at: now - Duration::days(30),
+            })
+            .await?;
+    }
+    for (player_index, score, mode, minutes_ago) in SEEDED_SCORES {
+        let seeded_player = seeded_player_at(player_index)?;
+        store
+            .insert_score(ScoreEntry {
+                id: Uuid::new_v4(),
+                player_id: seeded_player.id,
+                username: seeded_player.username.to_string(),
+                score,
+                mode,
+                recorded_at: now - Duration::minutes(minutes_ago),
+            })
+            .await?;
+    }
+    for seeded_game in &SEEDED_GAMES {
+        let snake: Vec<Cell> = seeded_game
+            .snake
+            .iter()
+            .map(|&(x, y)| Cell { x, y })
+            .collect();
+        let foods_eaten = u32::try_from(snake.len())
+            .unwrap_or(u32::MAX)
+            .saturating_sub(STARTING_SNAKE_LENGTH);
+        store
+            .put_active_game(ActiveGame {
+                id: seeded_game.id,
+                username: seeded_player_at(seeded_game.player_index)?
+                    .username
+                    .to_string(),
+                score: foods_eaten * POINTS_PER_FOOD,
+                mode: seeded_game.mode,
+                snake,
+                food: Cell {
+                    x: seeded_game.food.0,
+                    y: seeded_game.food.1,
+                },
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Looks a seeded player up by index without a panic path, even though the tables are constant.
+fn seeded_player_at(player_index: usize) -> Result<&'static SeededPlayer> {
+    SEEDED_PLAYERS
+        .get(player_index)
+        .ok_or_else(|| Error::Internal(format!("seed data names a missing player #{player_index}")))
+}
+
+fn profile_of(seeded_player: &SeededPlayer) -> PlayerProfile {
+    PlayerProfile {
+        id: seeded_player.id,
+        username: seeded_player.username.to_string(),
+        email: seeded_player.email.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::password::{PasswordHasher, ScryptCost};
+    use crate::store::MemoryStore;
+
+    fn are_neighbours(first: Cell, second: Cell) -> bool {
+        first.x.abs_diff(second.x) + first.y.abs_diff(second.y) == 1
+    }
+
+    #[tokio::test]
+    async fn after_seeding_both_modes_have_scores_and_three_contiguous_snakes_are_playing() {
+        let store = MemoryStore::new();
+        seed(&store).await.expect("seeding a fresh store");
+
+        for mode in GameMode::ALL {
+            let top = store.top_scores(Some(mode), 100).await.expect("top");
+            assert_eq!(top.len(), 10, "{mode:?}");
+            assert!(top.iter().all(|entry| entry.recorded_at < Utc::now()));
+        }
+
+        let games = store.active_games().await.expect("games");
+        assert_eq!(games.len(), 3);
+        for game in games {
+            assert!(game.snake.len() >= 3);
+            let mut occupied = HashSet::new();
+            for cell in &game.snake {
+                assert!(cell.x < SEEDED_BOARD_SIZE && cell.y < SEEDED_BOARD_SIZE);
+                assert!(occupied.insert(*cell), "the snake overlaps itself");
+            }
+            for pair in game.snake.windows(2) {
+                assert!(
+                    are_neighbours(pair[0], pair[1]),
+                    "{pair:?} is not contiguous"
+                );
+            }
+            assert!(game.food.x < SEEDED_BOARD_SIZE && game.food.y < SEEDED_BOARD_SIZE);
+            assert!(!occupied.contains(&game.food), "the food lies on the snake");
+        }
+    }
+
+    #[tokio::test]
+    async fn seeded_players_can_be_found_by_their_documented_email() {
+        let store = MemoryStore::new();
+        seed(&store).await.expect("seeding a fresh store");
+        for seeded_player in SEEDED_PLAYERS {
+            let stored = store
+                .player_by_email(seeded_player.email)
+                .await
+                .expect("lookup")
+                .expect("the seeded player exists");
+            assert_eq!(stored.profile, profile_of(seeded_player));
+            assert!(seeded_player.password.len() >= 8);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_committed_hash_matches_its_documented_password_at_the_owasp_cost() {
+        // This runs one 2^17 scrypt per player (128 MiB, ~0.4 s each in an optimised build).
+        let hasher =
+            PasswordHasher::new(ScryptCost::OWASP, 2, SEEDED_PLAYER_COUNT).expect("hasher");
+        for (seeded_player, password_hash) in SEEDED_PLAYERS.iter().zip(SEEDED_PASSWORD_HASHES) {
+            assert!(password_hash.starts_with("$scrypt$ln=17,r=8,p=1$"));
+            assert_eq!(
+                hasher.verify(seeded_player.password, password_hash).await,
+                Ok(true),
+                "{}",
+                seeded_player.username
+            );
+        }
+    }
+
+    #[tokio::test]
+    #[ignore = "generates the committed hashes; run by hand with --ignored --nocapture"]
+    async fn print_owasp_hashes_of_the_seeded_passwords() {
+        let hasher =
+            PasswordHasher::new(ScryptCost::OWASP, 1, SEEDED_PLAYER_COUNT).expect("hasher");
+        println!("const SEEDED_PASSWORD_HASHES: [&str; SEEDED_PLAYER_COUNT] = [");
+        for seeded_player in SEEDED_PLAYERS {
+            let password_hash = hasher.hash(seeded_player.password).await.expect("hash");
+            println!("    // {}", seeded_player.username);
+            println!("    \"{password_hash}\",");
+        }
+        println!("];");
+    }
+}

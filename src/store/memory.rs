@@ -1,0 +1,471 @@
+//! An in-memory `Store` behind std `RwLock`s, with per-mode ordered score indexes so top-N reads never scan every score.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{ActiveGame, GameMode, ScoreEntry, SessionRecord, StoredPlayer};
+use crate::store::{Store, comparison_key};
+use crate::tokens::TokenHash;
+
+/// A store that lives only as long as the process; used for development and tests.
+///
+/// Every lock is taken and released inside one synchronous block, never across an `.await`.
+#[derive(Default)]
+pub struct MemoryStore {
+    players: RwLock<PlayerTable>,
+    sessions: RwLock<HashMap<TokenHash, SessionRecord>>,
+    scores: RwLock<ScoreIndex>,
+    active_games: RwLock<BTreeMap<Uuid, ActiveGame>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+}
+
+/// Players plus the two case-insensitive unique indexes, under one lock so that checking
+/// uniqueness and inserting are a single atomic step.
+#[derive(Default)]
+struct PlayerTable {
+    players_by_id: HashMap<Uuid, StoredPlayer>,
+    player_id_by_email_key: HashMap<String, Uuid>,
+    player_id_by_username_key: HashMap<String, Uuid>,
+}
+
+/// The position of a score on the leaderboard; ordering by it gives best first, then earlier,
+/// then smaller id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct LeaderboardRank {
+    score_descending: Reverse<u32>,
+    recorded_at: DateTime<Utc>,
+    id: Uuid,
+}
+
+impl LeaderboardRank {
+    fn of(entry: &ScoreEntry) -> Self {
+        LeaderboardRank {
+            score_descending: Reverse(entry.score),
+            recorded_at: entry.recorded_at,
+            id: entry.id,
+        }
+    }
+}
+
+/// One ordered index per game mode, so the top N of a mode are its first N entries.
+#[derive(Default)]
+struct ScoreIndex {
+    entries_by_mode: HashMap<GameMode, BTreeMap<LeaderboardRank, ScoreEntry>>,
+}
+
+impl ScoreIndex {
+    fn best_of_mode(&self, mode: GameMode, limit: usize) -> impl Iterator<Item = &ScoreEntry> {
+        self.entries_by_mode
+            .get(&mode)
+            .into_iter()
+            .flat_map(|ranked_entries| ranked_entries.values())
+            .take(limit)
+    }
+}
+
+// A poisoned lock only means another thread panicked while holding it; every critical section
+// here leaves the data consistent at each step, so the data is still usable and recovering keeps
+// one bug from turning into every later request failing.
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create_player(&self, player: StoredPlayer) -> Result<()> {
+        let email_key = comparison_key(&player.profile.email);
+        let username_key = comparison_key(&player.profile.username);
+        let mut players = write(&self.players);
+        if players.player_id_by_email_key.contains_key(&email_key) {
+            return Err(Error::EmailTaken);
+        }
+        if players
+            .player_id_by_username_key
+            .contains_key(&username_key)
+        {
+            return Err(Error::UsernameTaken);
+        }
+        if players.players_by_id.contains_key(&player.profile.id) {
+            return Err(Error::Internal(
+                "a player with this id already exists".to_string(),
+            ));
+        }
+        let player_id = player.profile.id;
+        players.player_id_by_email_key.insert(email_key, player_id);
+        players
+            .player_id_by_username_key
+            .insert(username_key, player_id);
+        players.players_by_id.insert(player_id, player);
+        Ok(())
+    }
+
+    async fn player_by_email(&self, email: &str) -> Result<Option<StoredPlayer>> {
+        let players = read(&self.players);
+        Ok(players
+            .player_id_by_email_key
+            .get(&comparison_key(email))
+            .and_then(|player_id| players.players_by_id.get(player_id))
+            .cloned())
+    }
+
+    async fn player_by_username(&self, username: &str) -> Result<Option<StoredPlayer>> {
+        let players = read(&self.players);
+        Ok(players
+            .player_id_by_username_key
+            .get(&comparison_key(username))
+            .and_then(|player_id| players.players_by_id.get(player_id))
+            .cloned())
+    }
+
+    async fn player_by_id(&self, id: Uuid) -> Result<Option<StoredPlayer>> {
+        Ok(read(&self.players).players_by_id.get(&id).cloned())
+    }
+
+    async fn insert_session(&self, session: SessionRecord) -> Result<()> {
+        write(&self.sessions).insert(session.token_hash, session);
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>> {
+        Ok(read(&self.sessions).get(token_hash).cloned())
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> Result<bool> {
+        Ok(write(&self.sessions).remove(token_hash).is_some())
+    }
+
+    async fn insert_score(&self, entry: ScoreEntry) -> Result<()> {
+        write(&self.scores)
+            .entries_by_mode
+            .entry(entry.mode)
+            .or_default()
+            .insert(LeaderboardRank::of(&entry), entry);
+        Ok(())
+    }
+
+    async fn top_scores(&self, mode: Option<GameMode>, limit: usize) -> Result<Vec<ScoreEntry>> {
+        let scores = read(&self.scores);
+        let top_entries = match mode {
+            Some(mode) => scores.best_of_mode(mode, limit).cloned().collect(),
+            None => {
+                // Only the first `limit` of each mode can make the overall top `limit`.
+                let mut candidates: Vec<&ScoreEntry> = GameMode::ALL
+                    .into_iter()
+                    .flat_map(|mode| scores.best_of_mode(mode, limit))
+                    .collect();
+                candidates.sort_by_key(|entry| LeaderboardRank::of(entry));
+                candidates.into_iter().take(limit).cloned().collect()
+            }
+        };
+        Ok(top_entries)
+    }
+
+    async fn active_games(&self) -> Result<Vec<ActiveGame>> {
+        Ok(read(&self.active_games).values().cloned().collect())
+    }
+
+    async fn put_active_game(&self, game: ActiveGame) -> Result<()> {
+        write(&self.active_games).insert(game.id, game);
+        Ok(())
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "in-memory"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::model::{Cell, PlayerProfile};
+    use crate::tokens::hash_token;
+
+    fn player(username: &str, email: &str) -> StoredPlayer {
+        StoredPlayer {
+            profile: PlayerProfile {
+                id: Uuid::new_v4(),
+                username: username.to_string(),
+                email: email.to_string(),
+            },
+            password_hash: "$scrypt$placeholder".to_string(),
+            created_at: Utc::now(),
+        }
+    }
+
+    fn base_time() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0)
+            .single()
+            .expect("a valid fixed date")
+    }
+
+    fn score(score: u32, mode: GameMode, minutes_after_base: i64) -> ScoreEntry {
+        ScoreEntry {
+            id: Uuid::new_v4(),
+            player_id: Uuid::new_v4(),
+            username: format!("player-{score}"),
+            score,
+            mode,
+            recorded_at: base_time() + Duration::minutes(minutes_after_base),
+        }
+    }
+
+    async fn store_with(entries: &[ScoreEntry]) -> MemoryStore {
+        let store = MemoryStore::new();
+        for entry in entries {
+            store.insert_score(entry.clone()).await.expect("insert");
+        }
+        store
+    }
+
+    fn scores_of(entries: &[ScoreEntry]) -> Vec<u32> {
+        entries.iter().map(|entry| entry.score).collect()
+    }
+
+    #[tokio::test]
+    async fn a_second_player_with_the_same_email_in_another_case_is_refused() {
+        let store = MemoryStore::new();
+        store
+            .create_player(player("Alice", "alice@example.com"))
+            .await
+            .expect("first");
+        assert_eq!(
+            store
+                .create_player(player("Bob", " ALICE@Example.com "))
+                .await,
+            Err(Error::EmailTaken)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_player_with_the_same_username_in_another_case_is_refused() {
+        let store = MemoryStore::new();
+        store
+            .create_player(player("Alice", "alice@example.com"))
+            .await
+            .expect("first");
+        assert_eq!(
+            store
+                .create_player(player("aLICE", "other@example.com"))
+                .await,
+            Err(Error::UsernameTaken)
+        );
+    }
+
+    #[tokio::test]
+    async fn when_both_clash_the_email_is_reported() {
+        let store = MemoryStore::new();
+        store
+            .create_player(player("Alice", "alice@example.com"))
+            .await
+            .expect("first");
+        assert_eq!(
+            store
+                .create_player(player("alice", "Alice@example.com"))
+                .await,
+            Err(Error::EmailTaken)
+        );
+    }
+
+    #[tokio::test]
+    async fn players_are_found_by_email_and_username_ignoring_case_and_by_id() {
+        let store = MemoryStore::new();
+        let alice = player("Alice", "alice@example.com");
+        store.create_player(alice.clone()).await.expect("create");
+        assert_eq!(
+            store.player_by_email("ALICE@example.COM").await,
+            Ok(Some(alice.clone()))
+        );
+        assert_eq!(
+            store.player_by_username("alice").await,
+            Ok(Some(alice.clone()))
+        );
+        assert_eq!(
+            store.player_by_id(alice.profile.id).await,
+            Ok(Some(alice.clone()))
+        );
+        assert_eq!(store.player_by_email("bob@example.com").await, Ok(None));
+        assert_eq!(store.player_by_id(Uuid::new_v4()).await, Ok(None));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_fifty_concurrent_creates_with_one_username_exactly_one_succeeds() {
+        let store = Arc::new(MemoryStore::new());
+        let mut attempts = Vec::new();
+        for attempt_number in 0..50 {
+            let store = Arc::clone(&store);
+            attempts.push(tokio::spawn(async move {
+                let username = if attempt_number % 2 == 0 {
+                    "Racer"
+                } else {
+                    "RACER"
+                };
+                store
+                    .create_player(player(
+                        username,
+                        &format!("racer{attempt_number}@example.com"),
+                    ))
+                    .await
+            }));
+        }
+        let mut successes = 0;
+        for attempt in attempts {
+            match attempt.await.expect("no task panicked") {
+                Ok(()) => successes += 1,
+                Err(error) => assert_eq!(error, Error::UsernameTaken),
+            }
+        }
+        assert_eq!(successes, 1);
+    }
+
+    #[tokio::test]
+    async fn sessions_can_be_inserted_found_and_deleted_once() {
+        let store = MemoryStore::new();
+        let token_hash = hash_token("a token");
+        let session = SessionRecord {
+            token_hash,
+            player_id: Uuid::new_v4(),
+            expires_at: base_time(),
+        };
+        store.insert_session(session.clone()).await.expect("insert");
+        assert_eq!(store.session(&token_hash).await, Ok(Some(session)));
+        assert_eq!(store.delete_session(&token_hash).await, Ok(true));
+        assert_eq!(store.delete_session(&token_hash).await, Ok(false));
+        assert_eq!(store.session(&token_hash).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn top_scores_come_best_first_and_ties_go_to_the_earlier_score() {
+        let later_tie = score(500, GameMode::Walls, 10);
+        let earlier_tie = score(500, GameMode::Walls, 5);
+        let store = store_with(&[
+            score(100, GameMode::Walls, 0),
+            later_tie.clone(),
+            score(900, GameMode::Walls, 20),
+            earlier_tie.clone(),
+        ])
+        .await;
+        let top = store
+            .top_scores(Some(GameMode::Walls), 10)
+            .await
+            .expect("top");
+        assert_eq!(scores_of(&top), vec![900, 500, 500, 100]);
+        assert_eq!(top[1].id, earlier_tie.id);
+        assert_eq!(top[2].id, later_tie.id);
+    }
+
+    #[tokio::test]
+    async fn scores_tied_on_points_and_time_are_ordered_by_id() {
+        let mut first = score(300, GameMode::Walls, 0);
+        let mut second = score(300, GameMode::Walls, 0);
+        first.id = Uuid::from_u128(1);
+        second.id = Uuid::from_u128(2);
+        let store = store_with(&[second.clone(), first.clone()]).await;
+        let top = store
+            .top_scores(Some(GameMode::Walls), 10)
+            .await
+            .expect("top");
+        assert_eq!(
+            top.iter().map(|entry| entry.id).collect::<Vec<_>>(),
+            vec![first.id, second.id]
+        );
+    }
+
+    #[tokio::test]
+    async fn filtering_by_mode_returns_only_that_mode() {
+        let store = store_with(&[
+            score(100, GameMode::Walls, 0),
+            score(200, GameMode::PassThrough, 0),
+            score(300, GameMode::Walls, 0),
+        ])
+        .await;
+        let walls = store
+            .top_scores(Some(GameMode::Walls), 10)
+            .await
+            .expect("top");
+        let pass_through = store
+            .top_scores(Some(GameMode::PassThrough), 10)
+            .await
+            .expect("top");
+        assert_eq!(scores_of(&walls), vec![300, 100]);
+        assert_eq!(scores_of(&pass_through), vec![200]);
+    }
+
+    #[tokio::test]
+    async fn the_limit_caps_the_number_of_scores_returned() {
+        let entries: Vec<ScoreEntry> = (1..=20)
+            .map(|points| score(points * 10, GameMode::Walls, 0))
+            .collect();
+        let store = store_with(&entries).await;
+        let top = store
+            .top_scores(Some(GameMode::Walls), 3)
+            .await
+            .expect("top");
+        assert_eq!(scores_of(&top), vec![200, 190, 180]);
+        assert_eq!(store.top_scores(None, 0).await, Ok(Vec::new()));
+    }
+
+    #[tokio::test]
+    async fn without_a_mode_both_modes_are_merged_best_first() {
+        let store = store_with(&[
+            score(100, GameMode::Walls, 0),
+            score(400, GameMode::PassThrough, 0),
+            score(300, GameMode::Walls, 0),
+            score(200, GameMode::PassThrough, 0),
+            score(350, GameMode::PassThrough, 0),
+            score(500, GameMode::Walls, 0),
+        ])
+        .await;
+        let top = store.top_scores(None, 4).await.expect("top");
+        assert_eq!(scores_of(&top), vec![500, 400, 350, 300]);
+        let all = store.top_scores(None, 100).await.expect("top");
+        assert_eq!(scores_of(&all), vec![500, 400, 350, 300, 200, 100]);
+    }
+
+    #[tokio::test]
+    async fn an_empty_store_has_no_top_scores_and_no_games() {
+        let store = MemoryStore::new();
+        assert_eq!(store.top_scores(None, 10).await, Ok(Vec::new()));
+        assert_eq!(
+            store.top_scores(Some(GameMode::PassThrough), 10).await,
+            Ok(Vec::new())
+        );
+        assert_eq!(store.active_games().await, Ok(Vec::new()));
+        assert_eq!(store.backend_name(), "in-memory");
+    }
+
+    #[tokio::test]
+    async fn putting_a_game_with_a_known_id_replaces_it() {
+        let store = MemoryStore::new();
+        let mut game = ActiveGame {
+            id: Uuid::new_v4(),
+            username: "Alice".to_string(),
+            score: 10,
+            mode: GameMode::Walls,
+            snake: vec![Cell { x: 3, y: 3 }, Cell { x: 2, y: 3 }],
+            food: Cell { x: 9, y: 9 },
+        };
+        store.put_active_game(game.clone()).await.expect("put");
+        game.score = 20;
+        store.put_active_game(game.clone()).await.expect("put");
+        assert_eq!(store.active_games().await, Ok(vec![game]));
+    }
+}
