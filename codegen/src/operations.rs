@@ -191,7 +191,7 @@ fn parameter_struct(
     pointer: &str,
 ) -> Result<(proc_macro2::Ident, TokenStream), GenerateError> {
     let ident = type_identifier(type_name, pointer)?;
-    let mut fields = Vec::new();
+    let mut fields: Vec<crate::schemas::FieldParts> = Vec::new();
     let mut properties = Vec::new();
     for (data, parameter_pointer) in parameters {
         let schema = match &data.format {
@@ -205,7 +205,7 @@ fn parameter_struct(
         };
         let schema_pointer = format!("{parameter_pointer}/schema");
         let hint = format!("{type_name}_{}", data.name);
-        fields.push(types.field_definition(
+        fields.push(types.field_parts(
             &data.name,
             schema,
             data.required,
@@ -218,10 +218,31 @@ fn parameter_struct(
         let expression = resolved.schema_expression;
         properties.push(quote!(.property(#name, #expression, #required)));
     }
+    let public_fields = fields.iter().map(|field| field.declaration(false));
+    let wire_fields = fields.iter().map(|field| field.declaration(true));
+    let moves = fields.iter().map(|field| {
+        let field = &field.ident;
+        quote!(#field: fields.#field)
+    });
+    // Dropshot parses parameters without tracking which one failed, so the struct tracks it
+    // itself: the client reads `limit: must be at most 100`, not just `must be at most 100`.
     let definition = quote! {
-        #[derive(Clone, Debug, PartialEq, ::serde::Deserialize)]
+        #[derive(Clone, Debug, PartialEq)]
         pub struct #ident {
-            #(#fields)*
+            #(#public_fields)*
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for #ident {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                #[derive(::serde::Deserialize)]
+                struct Fields {
+                    #(#wire_fields)*
+                }
+                let fields: Fields = ::serde_path_to_error::deserialize(deserializer).map_err(|error| {
+                    <D::Error as ::serde::de::Error>::custom(support::describe_at_path(&error.path().to_string(), error.inner()))
+                })?;
+                Ok(Self { #(#moves),* })
+            }
         }
 
         impl ::schemars::JsonSchema for #ident {

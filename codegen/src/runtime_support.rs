@@ -175,6 +175,16 @@ pub fn check_item_count(
     Ok(())
 }
 
+/// Puts the path of the failing field in front of a deserialization error, unless the error is
+/// about the whole value (`.`).
+pub fn describe_at_path(path: &str, error: &dyn fmt::Display) -> String {
+    if path.is_empty() || path == "." {
+        error.to_string()
+    } else {
+        format!("{path}: {error}")
+    }
+}
+
 /// Deserializes an optional field that must not be `null` when present.
 ///
 /// Serde treats `null` as `None` for `Option<T>`; the contract says an optional, non-nullable

@@ -25,6 +25,36 @@ pub struct ResolvedSchema {
     pub schema_expression: TokenStream,
 }
 
+/// A generated struct field, in parts, so a field can be declared with or without its serde
+/// attributes.
+pub struct FieldParts {
+    pub doc: TokenStream,
+    pub serde_attributes: TokenStream,
+    pub ident: proc_macro2::Ident,
+    pub rust_type: TokenStream,
+}
+
+impl FieldParts {
+    pub fn declaration(&self, with_serde_attributes: bool) -> TokenStream {
+        let Self {
+            doc,
+            serde_attributes,
+            ident,
+            rust_type,
+        } = self;
+        let serde_attributes = if with_serde_attributes {
+            serde_attributes.clone()
+        } else {
+            quote!()
+        };
+        quote! {
+            #doc
+            #serde_attributes
+            pub #ident: #rust_type,
+        }
+    }
+}
+
 /// Collects the generated type definitions while schemas are resolved.
 pub struct TypeGenerator<'a> {
     spec: &'a OpenAPI,
@@ -538,9 +568,8 @@ impl<'a> TypeGenerator<'a> {
         })
     }
 
-    /// One struct field for a property or parameter: its type says whether it is optional and
-    /// nullable, and its serde attributes make absent, `null` and default behave as the contract
-    /// says.
+    /// One struct field for a property or parameter, as a declaration ready for a struct that
+    /// derives serde's traits.
     pub fn field_definition(
         &mut self,
         name: &str,
@@ -549,6 +578,21 @@ impl<'a> TypeGenerator<'a> {
         pointer: &str,
         name_hint: &str,
     ) -> Result<TokenStream, GenerateError> {
+        let field = self.field_parts(name, property, required, pointer, name_hint)?;
+        Ok(field.declaration(true))
+    }
+
+    /// One struct field for a property or parameter: its type says whether it is optional and
+    /// nullable, and its serde attributes make absent, `null` and default behave as the contract
+    /// says.
+    pub fn field_parts(
+        &mut self,
+        name: &str,
+        property: &ReferenceOr<Schema>,
+        required: bool,
+        pointer: &str,
+        name_hint: &str,
+    ) -> Result<FieldParts, GenerateError> {
         let field = field_identifier(name, pointer)?;
         let resolved = self.resolve(property, pointer, name_hint)?;
         let field_type = resolved.rust_type;
@@ -598,11 +642,11 @@ impl<'a> TypeGenerator<'a> {
                 quote!(#[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "support::deserialize_optional_nullable")]),
             ),
         };
-        Ok(quote! {
-            #property_doc
-            #rename
-            #serde_attribute
-            pub #field: #field_type,
+        Ok(FieldParts {
+            doc: property_doc,
+            serde_attributes: quote!(#rename #serde_attribute),
+            ident: field,
+            rust_type: field_type,
         })
     }
 
