@@ -1697,6 +1697,31 @@ pub mod support {
             }
         }
     }
+    /// Puts a parameter's `default` back into its schema: Dropshot removes every parameter schema's
+    /// metadata, `default` included, when it turns the parameter struct into parameters.
+    pub fn restore_parameter_default(
+        document: &mut serde_json::Value,
+        path: &str,
+        method: &str,
+        name: &str,
+        default: serde_json::Value,
+    ) {
+        let parameters = document
+            .get_mut("paths")
+            .and_then(|paths| paths.get_mut(path))
+            .and_then(|entry| entry.get_mut(method))
+            .and_then(|operation| operation.get_mut("parameters"))
+            .and_then(|parameters| parameters.as_array_mut());
+        for parameter in parameters.into_iter().flatten() {
+            if parameter.get("name").and_then(|value| value.as_str()) == Some(name)
+                && let Some(schema) = parameter
+                    .get_mut("schema")
+                    .and_then(|schema| schema.as_object_mut())
+            {
+                schema.insert("default".to_owned(), default.clone());
+            }
+        }
+    }
 }
 /// The contract's error schema, which every error response uses.
 pub type ErrorBody = types::Error;
@@ -1835,8 +1860,8 @@ pub const SECURED_OPERATIONS: &[support::SecuredOperation] = &[
     },
 ];
 /// The OpenAPI document the server emits: Dropshot's description of the registered
-/// endpoints, completed with what Dropshot cannot express (the security schemes and
-/// each secured operation's requirement).
+/// endpoints, completed with what Dropshot cannot express (the security schemes, each
+/// secured operation's requirement, and parameter defaults, which Dropshot strips).
 pub fn openapi_document<C: ::dropshot::ServerContext>(
     api: &::dropshot::ApiDescription<C>,
 ) -> ::serde_json::Result<::serde_json::Value> {
@@ -1855,6 +1880,13 @@ pub fn openapi_document<C: ::dropshot::ServerContext>(
             "scheme" : "bearer", "type" : "http" } }
         ),
         SECURED_OPERATIONS,
+    );
+    support::restore_parameter_default(
+        &mut document,
+        "/api/leaderboard",
+        "get",
+        "limit",
+        ::serde_json::json!(10i64),
     );
     Ok(document)
 }

@@ -117,6 +117,7 @@ pub fn generate(spec_text: &str, settings: &Settings) -> Result<String, Generate
     let parameter_types = &generated.parameter_types;
     let trait_methods = &generated.trait_methods;
     let secured_operations = &generated.secured_operations;
+    let parameter_default_restorations = &generated.parameter_default_restorations;
 
     let trait_name = settings
         .api_trait
@@ -195,8 +196,8 @@ pub fn generate(spec_text: &str, settings: &Settings) -> Result<String, Generate
         pub const SECURED_OPERATIONS: &[support::SecuredOperation] = &[#(#secured_operations),*];
 
         /// The OpenAPI document the server emits: Dropshot's description of the registered
-        /// endpoints, completed with what Dropshot cannot express (the security schemes and
-        /// each secured operation's requirement).
+        /// endpoints, completed with what Dropshot cannot express (the security schemes, each
+        /// secured operation's requirement, and parameter defaults, which Dropshot strips).
         pub fn openapi_document<C: ::dropshot::ServerContext>(
             api: &::dropshot::ApiDescription<C>,
         ) -> ::serde_json::Result<::serde_json::Value> {
@@ -204,6 +205,7 @@ pub fn generate(spec_text: &str, settings: &Settings) -> Result<String, Generate
             #describe
             let mut document = definition.json()?;
             support::add_security(&mut document, ::serde_json::json!(#security_schemes), SECURED_OPERATIONS);
+            #(#parameter_default_restorations)*
             Ok(document)
         }
     };

@@ -21,6 +21,9 @@ pub struct GeneratedOperations {
     pub secured_operations: Vec<TokenStream>,
     /// The component every error response uses, if any operation declares one.
     pub error_schema: Option<String>,
+    /// Statements (inside `openapi_document`) that restore parameter defaults, which Dropshot
+    /// strips from parameter schemas together with their other metadata.
+    pub parameter_default_restorations: Vec<TokenStream>,
 }
 
 const METHODS: &[&str] = &[
@@ -308,6 +311,7 @@ pub fn generate_operations(
         parameter_types: Vec::new(),
         secured_operations: Vec::new(),
         error_schema: None,
+        parameter_default_restorations: Vec::new(),
     };
     let mut operation_ids = std::collections::BTreeMap::<String, String>::new();
 
@@ -425,6 +429,18 @@ pub fn generate_operations(
                 )?;
                 generated.parameter_types.push(definition);
                 extractors.push(quote!(path: ::dropshot::Path<types::#ident>));
+            }
+            for (data, _) in path_parameters.iter().chain(query_parameters.iter()) {
+                if let ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) = &data.format
+                    && let Some(default) = &schema.schema_data.default
+                {
+                    let name = &data.name;
+                    let method_name = *method;
+                    let default = crate::schemas::json_tokens(default);
+                    generated.parameter_default_restorations.push(quote! {
+                        support::restore_parameter_default(&mut document, #path, #method_name, #name, ::serde_json::json!(#default));
+                    });
+                }
             }
             if !query_parameters.is_empty() {
                 let (ident, definition) = parameter_struct(

@@ -490,3 +490,27 @@ pub fn add_security(
         }
     }
 }
+
+/// Puts a parameter's `default` back into its schema: Dropshot removes every parameter schema's
+/// metadata, `default` included, when it turns the parameter struct into parameters.
+pub fn restore_parameter_default(
+    document: &mut serde_json::Value,
+    path: &str,
+    method: &str,
+    name: &str,
+    default: serde_json::Value,
+) {
+    let parameters = document
+        .get_mut("paths")
+        .and_then(|paths| paths.get_mut(path))
+        .and_then(|entry| entry.get_mut(method))
+        .and_then(|operation| operation.get_mut("parameters"))
+        .and_then(|parameters| parameters.as_array_mut());
+    for parameter in parameters.into_iter().flatten() {
+        if parameter.get("name").and_then(|value| value.as_str()) == Some(name)
+            && let Some(schema) = parameter.get_mut("schema").and_then(|schema| schema.as_object_mut())
+        {
+            schema.insert("default".to_owned(), default.clone());
+        }
+    }
+}
