@@ -466,7 +466,7 @@ pub mod types {
                 .build()
         }
     }
-    /// Every 4xx and 5xx answer carries this body.
+    /// Every 4xx and 5xx answer of an operation carries this body.
     #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Error {
@@ -494,7 +494,9 @@ pub mod types {
                     true,
                 )
                 .additional_properties(false)
-                .description("Every 4xx and 5xx answer carries this body.")
+                .description(
+                    "Every 4xx and 5xx answer of an operation carries this body.",
+                )
                 .build()
         }
     }

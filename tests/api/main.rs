@@ -1,0 +1,9 @@
+//! Contract tests of the Snake Arena API: one binary, one module per tag of `openapi.yaml`, each
+//! test against its own real server through a client generated from the same document.
+
+mod auth;
+mod common;
+mod games;
+mod health;
+mod leaderboard;
+mod security;
