@@ -7,3 +7,4 @@ mod games;
 mod health;
 mod leaderboard;
 mod security;
+mod spec_check;
