@@ -44,34 +44,55 @@ fn operation_of<'a>(item: &'a PathItem, method: &str) -> Option<&'a Operation> {
     }
 }
 
+/// Follows a `$ref` to a component of one kind (`parameters`, `responses`, `requestBodies`),
+/// refusing references elsewhere and references to references.
+fn resolve_component<'a, T>(
+    item: &'a ReferenceOr<T>,
+    kind: &str,
+    components: impl FnOnce(&'a openapiv3::Components) -> &'a indexmap::IndexMap<String, ReferenceOr<T>>,
+    spec: &'a OpenAPI,
+    pointer: &str,
+) -> Result<&'a T, GenerateError> {
+    let reference = match item {
+        ReferenceOr::Item(item) => return Ok(item),
+        ReferenceOr::Reference { reference } => reference,
+    };
+    let prefix = format!("#/components/{kind}/");
+    let key = reference.strip_prefix(&prefix).ok_or_else(|| {
+        GenerateError::new(
+            pointer,
+            format!("`{reference}` is not supported: only `{prefix}...` references are"),
+        )
+    })?;
+    match spec
+        .components
+        .as_ref()
+        .and_then(|all| components(all).get(key))
+    {
+        Some(ReferenceOr::Item(item)) => Ok(item),
+        Some(ReferenceOr::Reference { .. }) => Err(GenerateError::new(
+            pointer,
+            format!("`{reference}` refers to another reference, which is not supported"),
+        )),
+        None => Err(GenerateError::new(
+            pointer,
+            format!("`{reference}` does not resolve"),
+        )),
+    }
+}
+
 fn resolve_parameter<'a>(
     spec: &'a OpenAPI,
     parameter: &'a ReferenceOr<Parameter>,
     pointer: &str,
 ) -> Result<&'a Parameter, GenerateError> {
-    match parameter {
-        ReferenceOr::Item(parameter) => Ok(parameter),
-        ReferenceOr::Reference { reference } => {
-            let key = reference.strip_prefix("#/components/parameters/").ok_or_else(|| {
-                GenerateError::new(pointer, format!("`{reference}` is not supported: only `#/components/parameters/...` references are"))
-            })?;
-            match spec
-                .components
-                .as_ref()
-                .and_then(|components| components.parameters.get(key))
-            {
-                Some(ReferenceOr::Item(parameter)) => Ok(parameter),
-                Some(ReferenceOr::Reference { .. }) => Err(GenerateError::new(
-                    pointer,
-                    "a parameter reference to another reference is not supported",
-                )),
-                None => Err(GenerateError::new(
-                    pointer,
-                    format!("`{reference}` does not resolve"),
-                )),
-            }
-        }
-    }
+    resolve_component(
+        parameter,
+        "parameters",
+        |components| &components.parameters,
+        spec,
+        pointer,
+    )
 }
 
 fn resolve_response<'a>(
@@ -79,29 +100,13 @@ fn resolve_response<'a>(
     response: &'a ReferenceOr<Response>,
     pointer: &str,
 ) -> Result<&'a Response, GenerateError> {
-    match response {
-        ReferenceOr::Item(response) => Ok(response),
-        ReferenceOr::Reference { reference } => {
-            let key = reference.strip_prefix("#/components/responses/").ok_or_else(|| {
-                GenerateError::new(pointer, format!("`{reference}` is not supported: only `#/components/responses/...` references are"))
-            })?;
-            match spec
-                .components
-                .as_ref()
-                .and_then(|components| components.responses.get(key))
-            {
-                Some(ReferenceOr::Item(response)) => Ok(response),
-                Some(ReferenceOr::Reference { .. }) => Err(GenerateError::new(
-                    pointer,
-                    "a response reference to another reference is not supported",
-                )),
-                None => Err(GenerateError::new(
-                    pointer,
-                    format!("`{reference}` does not resolve"),
-                )),
-            }
-        }
-    }
+    resolve_component(
+        response,
+        "responses",
+        |components| &components.responses,
+        spec,
+        pointer,
+    )
 }
 
 fn resolve_request_body<'a>(
@@ -109,27 +114,13 @@ fn resolve_request_body<'a>(
     body: &'a ReferenceOr<RequestBody>,
     pointer: &str,
 ) -> Result<&'a RequestBody, GenerateError> {
-    match body {
-        ReferenceOr::Item(body) => Ok(body),
-        ReferenceOr::Reference { reference } => {
-            let key = reference
-                .strip_prefix("#/components/requestBodies/")
-                .ok_or_else(|| {
-                    GenerateError::new(pointer, format!("`{reference}` is not supported"))
-                })?;
-            match spec
-                .components
-                .as_ref()
-                .and_then(|components| components.request_bodies.get(key))
-            {
-                Some(ReferenceOr::Item(body)) => Ok(body),
-                _ => Err(GenerateError::new(
-                    pointer,
-                    format!("`{reference}` does not resolve to a request body"),
-                )),
-            }
-        }
-    }
+    resolve_component(
+        body,
+        "requestBodies",
+        |components| &components.request_bodies,
+        spec,
+        pointer,
+    )
 }
 
 /// The single bearer scheme an operation requires, or `None` for a public operation.
