@@ -12,6 +12,7 @@ pub struct ServerState {
     pub auth: AuthService,
     pub leaderboard: Leaderboard,
     pub spectating: Spectating,
-    /// The document `GET /api/openapi.json` serves, rendered once at start-up.
-    pub openapi_json: Vec<u8>,
+    /// The document `GET /api/openapi.json` serves, rendered once at start-up; `Bytes` so each
+    /// response shares it instead of copying it.
+    pub openapi_json: bytes::Bytes,
 }

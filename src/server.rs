@@ -72,8 +72,9 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
     let api = api_description()?;
     let document =
         crate::api::openapi_document(&api).map_err(|error| StartError::Api(error.to_string()))?;
-    let openapi_json =
-        serde_json::to_vec(&document).map_err(|error| StartError::Api(error.to_string()))?;
+    let openapi_json = serde_json::to_vec(&document)
+        .map(bytes::Bytes::from)
+        .map_err(|error| StartError::Api(error.to_string()))?;
     let state = ServerState {
         auth: AuthService::new(Arc::clone(&store), hasher, token_lifetime),
         leaderboard: Leaderboard::new(Arc::clone(&store)),

@@ -550,13 +550,14 @@ impl<'a> TypeGenerator<'a> {
         for (name, property) in &object.properties {
             let property_pointer = format!("{pointer}/properties/{}", pointer_segment(name));
             let required = object.required.contains(name);
-            fields.push(self.field_definition(
+            let field = self.field_parts(
                 name,
                 &unbox(property),
                 required,
                 &property_pointer,
                 &format!("{ident}_{name}"),
-            )?);
+            )?;
+            fields.push(field.declaration(true));
         }
         Ok(quote! {
             #doc
@@ -566,20 +567,6 @@ impl<'a> TypeGenerator<'a> {
                 #(#fields)*
             }
         })
-    }
-
-    /// One struct field for a property or parameter, as a declaration ready for a struct that
-    /// derives serde's traits.
-    pub fn field_definition(
-        &mut self,
-        name: &str,
-        property: &ReferenceOr<Schema>,
-        required: bool,
-        pointer: &str,
-        name_hint: &str,
-    ) -> Result<TokenStream, GenerateError> {
-        let field = self.field_parts(name, property, required, pointer, name_hint)?;
-        Ok(field.declaration(true))
     }
 
     /// One struct field for a property or parameter: its type says whether it is optional and
