@@ -876,6 +876,8 @@ mod error_status_code;
 mod extractor;
 mod from_map;
 mod handler;
+// Snake Arena patch: the request hook.
+mod hook;
 mod http_util;
 mod logging;
 mod pagination;
@@ -901,6 +903,9 @@ pub use api_description::ApiEndpointParameter;
 pub use api_description::ApiEndpointParameterLocation;
 pub use api_description::ApiEndpointResponse;
 pub use api_description::ApiEndpointVersions;
+// Snake Arena patch: exported so that `HttpResponseContent` can be implemented
+// by hand, for error types whose responses carry headers.
+pub use api_description::ApiSchemaGenerator;
 pub use api_description::EndpointTagPolicy;
 pub use api_description::ExtensionMode;
 pub use api_description::OpenApiDefinition;
@@ -952,6 +957,10 @@ pub use handler::NoHeaders;
 pub use handler::RequestContext;
 pub use handler::RequestEndpointMetadata;
 pub use handler::RequestInfo;
+// Snake Arena patch: the request hook.
+pub use hook::RequestHook;
+pub use hook::RequestHookDecision;
+pub use hook::ResponseFinisher;
 pub use handler::http_response_found;
 pub use handler::http_response_see_other;
 pub use handler::http_response_temporary_redirect;

@@ -14,6 +14,8 @@ use super::config::{CompressionConfig, ConfigDropshot, ConfigTls};
 use super::dtrace::probes;
 use super::handler::HandlerError;
 use super::handler::RequestContext;
+// Snake Arena patch: the request hook.
+use super::hook::{RequestHook, RequestHookDecision};
 use super::http_util::HEADER_REQUEST_ID;
 use super::router::HttpRouter;
 use super::versioning::VersionPolicy;
@@ -84,6 +86,8 @@ pub struct DropshotState<C: ServerContext> {
     pub(crate) handler_waitgroup_worker: DebugIgnore<waitgroup::Worker>,
     /// specifies how incoming requests are mapped to handlers based on versions
     pub(crate) version_policy: VersionPolicy,
+    /// Snake Arena patch: called around every request, if set
+    pub(crate) request_hook: DebugIgnore<Option<Arc<dyn RequestHook>>>,
 }
 
 impl<C: ServerContext> DropshotState<C> {
@@ -168,6 +172,7 @@ impl<C: ServerContext> HttpServerStarter<C> {
         log: &Logger,
         tls: Option<ConfigTls>,
         version_policy: VersionPolicy,
+        request_hook: Option<Arc<dyn RequestHook>>,
     ) -> Result<HttpServerStarter<C>, BuildError> {
         let tcp = {
             let std_listener = std::net::TcpListener::bind(
@@ -227,6 +232,7 @@ impl<C: ServerContext> HttpServerStarter<C> {
             tls_acceptor: tls_acceptor.clone(),
             handler_waitgroup_worker: DebugIgnore(handler_waitgroup.worker()),
             version_policy,
+            request_hook: DebugIgnore(request_hook),
         });
 
         for (path, method, endpoint) in app_state.router.endpoints(None) {
@@ -830,14 +836,28 @@ async fn http_request_handle_wrap<C: ServerContext>(
         });
     });
 
-    let maybe_response = http_request_handle(
-        server,
-        request,
-        &request_id,
-        request_log.new(o!()),
-        remote_addr,
-    )
-    .await;
+    // Snake Arena patch: the request hook sees the request before routing and
+    // may answer it; otherwise its finisher sees whatever response results.
+    let mut request = request.map(crate::Body::wrap);
+    let request_hook = server.request_hook.0.clone();
+    let decision = match &request_hook {
+        Some(hook) => hook.on_request(&mut request, remote_addr),
+        None => RequestHookDecision::Proceed(None),
+    };
+    let (maybe_response, finisher) = match decision {
+        RequestHookDecision::Respond(response) => (Ok(response), None),
+        RequestHookDecision::Proceed(finisher) => (
+            http_request_handle(
+                server,
+                request,
+                &request_id,
+                request_log.new(o!()),
+                remote_addr,
+            )
+            .await,
+            finisher,
+        ),
+    };
 
     // If `http_request_handle` completed, it means the request wasn't
     // cancelled and we can safely "defuse" the scopeguard.
@@ -872,10 +892,21 @@ async fn http_request_handle_wrap<C: ServerContext>(
                     "error_message_external" => message_external,
                 );
             };
-            error.into_response(&request_id)
+            match (error, &request_hook) {
+                (HandlerError::Dropshot(error), Some(hook)) => {
+                    let mut response =
+                        hook.render_framework_error(error, &request_id);
+                    insert_request_id(&mut response, &request_id);
+                    response
+                }
+                (error, _) => error.into_response(&request_id),
+            }
         }
 
-        Ok(response) => {
+        Ok(mut response) => {
+            // Snake Arena patch: the request id header is inserted here for
+            // routed responses and the hook's alike.
+            insert_request_id(&mut response, &request_id);
             // TODO-debug: add request and response headers here
             info!(request_log, "request completed";
                 "response_code" => response.status().as_u16(),
@@ -897,13 +928,26 @@ async fn http_request_handle_wrap<C: ServerContext>(
         }
     };
 
+    // Snake Arena patch: finish the response, whatever produced it.
+    let mut response = response;
+    if let Some(finisher) = finisher {
+        finisher(&mut response);
+    }
     Ok(response)
+}
+
+// Snake Arena patch: shared by routed, hook-made and framework-error responses.
+fn insert_request_id(response: &mut Response<Body>, request_id: &str) {
+    response.headers_mut().insert(
+        HEADER_REQUEST_ID,
+        http::header::HeaderValue::from_str(request_id).unwrap(),
+    );
 }
 
 #[allow(clippy::result_large_err)]
 async fn http_request_handle<C: ServerContext>(
     server: Arc<DropshotState<C>>,
-    request: Request<hyper::body::Incoming>,
+    request: Request<Body>,
     request_id: &str,
     request_log: Logger,
     remote_addr: std::net::SocketAddr,
@@ -914,7 +958,6 @@ async fn http_request_handle<C: ServerContext>(
     // TODO-hardening: add a request read timeout as well so that we don't allow
     // this to take forever.
     // TODO-correctness: Do we need to dump the body on errors?
-    let request = request.map(crate::Body::wrap);
     let method = request.method().clone();
     let uri = request.uri();
     let found_version =
@@ -1020,10 +1063,8 @@ async fn http_request_handle<C: ServerContext>(
         }
     }
 
-    response.headers_mut().insert(
-        HEADER_REQUEST_ID,
-        http::header::HeaderValue::from_str(&request_id).unwrap(),
-    );
+    // Snake Arena patch: the request id header is inserted by the caller,
+    // `http_request_handle_wrap`, for every successful response.
     Ok(response)
 }
 
@@ -1158,6 +1199,7 @@ pub struct ServerBuilder<C: ServerContext> {
     config: ConfigDropshot,
     version_policy: VersionPolicy,
     tls: Option<ConfigTls>,
+    request_hook: DebugIgnore<Option<Arc<dyn RequestHook>>>,
 }
 
 impl<C: ServerContext> ServerBuilder<C> {
@@ -1179,6 +1221,7 @@ impl<C: ServerContext> ServerBuilder<C> {
             config: Default::default(),
             version_policy: VersionPolicy::Unversioned,
             tls: Default::default(),
+            request_hook: DebugIgnore(None),
         }
     }
 
@@ -1204,6 +1247,13 @@ impl<C: ServerContext> ServerBuilder<C> {
     /// experimental and may change in an upcoming release.
     pub fn version_policy(mut self, version_policy: VersionPolicy) -> Self {
         self.version_policy = version_policy;
+        self
+    }
+
+    /// Snake Arena patch: install a hook called around every request,
+    /// including the ones the router rejects; see [`RequestHook`].
+    pub fn request_hook(mut self, hook: Arc<dyn RequestHook>) -> Self {
+        self.request_hook = DebugIgnore(Some(hook));
         self
     }
 
@@ -1239,6 +1289,7 @@ impl<C: ServerContext> ServerBuilder<C> {
             &self.log,
             self.tls,
             self.version_policy,
+            self.request_hook.0,
         )
     }
 }
