@@ -14,6 +14,15 @@ pub enum LogLevel {
     Error,
 }
 
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event, for a terminal.
+    Terminal,
+    /// One JSON object per line (`ts`, `level`, `msg` and the event's fields), for log collectors.
+    Json,
+}
+
 #[derive(Clone, Debug, clap::Parser)]
 #[command(
     name = "snake-arena-server",
@@ -37,6 +46,36 @@ pub struct Config {
         default_value = "info"
     )]
     pub log_level: LogLevel,
+
+    /// How log lines are written to stderr.
+    #[arg(
+        long,
+        env = "SNAKE_ARENA_LOG_FORMAT",
+        value_enum,
+        default_value = "terminal"
+    )]
+    pub log_format: LogFormat,
+
+    /// A browser origin allowed to call the API (CORS), such as `https://snake.example.com` or
+    /// `http://localhost:*` (any port). Repeat the flag, or separate origins with commas in the
+    /// environment variable. `*` admits every origin. The default admits any port on localhost,
+    /// 127.0.0.1 and [::1], for frontend dev servers.
+    #[arg(
+        long = "cors-origin",
+        env = "SNAKE_ARENA_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_values_t = crate::cors::DEFAULT_ALLOWED_ORIGINS.iter().map(|origin| origin.to_string()).collect::<Vec<_>>()
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Largest request body accepted, in bytes; larger bodies get 413 before they are parsed.
+    #[arg(long, env = "SNAKE_ARENA_MAX_BODY_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u32).range(256..=16 * 1024 * 1024))]
+    pub max_body_bytes: u32,
+
+    /// On SIGINT or SIGTERM, how long requests in flight may take to finish, in seconds, before
+    /// the server exits anyway.
+    #[arg(long, env = "SNAKE_ARENA_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u16,
 
     /// How long a login token stays valid, in minutes.
     #[arg(long, env = "SNAKE_ARENA_TOKEN_LIFETIME_MINUTES", default_value_t = 7 * 24 * 60, value_parser = clap::value_parser!(u32).range(1..))]
@@ -68,6 +107,10 @@ impl Config {
     /// The defaults, with no flags and no environment read.
     pub fn defaults() -> Self {
         <Self as clap::Parser>::parse_from(["snake-arena-server"])
+    }
+
+    pub fn cors_policy(&self) -> Result<crate::cors::CorsPolicy, String> {
+        crate::cors::CorsPolicy::from_origins(&self.cors_origins)
     }
 
     pub fn scrypt_cost(&self) -> Result<ScryptCost, String> {

@@ -15,4 +15,6 @@ pub struct ServerState {
     /// The document `GET /api/openapi.json` serves, rendered once at start-up; `Bytes` so each
     /// response shares it instead of copying it.
     pub openapi_json: bytes::Bytes,
+    /// The server-wide logger, for events that belong to no request, such as shutdown.
+    pub log: slog::Logger,
 }

@@ -76,10 +76,21 @@ pub struct ApiError {
     detail: String,
     /// What the operator's log shows instead of `detail`, for server-side faults.
     internal_detail: Option<String>,
+    /// When the client may try again, sent as `Retry-After` (whole seconds, at least 1).
+    retry_after: Option<std::time::Duration>,
 }
 
 /// The contract caps `detail` at 2048 characters; longer Dropshot messages are cut to fit.
 const MAX_DETAIL_CHARACTERS: usize = 2048;
+
+/// Cuts a message to the contract's limit.
+fn fit_detail(detail: String) -> String {
+    if detail.chars().count() > MAX_DETAIL_CHARACTERS {
+        detail.chars().take(MAX_DETAIL_CHARACTERS).collect()
+    } else {
+        detail
+    }
+}
 
 impl ApiError {
     fn new(
@@ -87,17 +98,12 @@ impl ApiError {
         code: impl Into<std::borrow::Cow<'static, str>>,
         detail: impl Into<String>,
     ) -> Self {
-        let detail: String = detail.into();
-        let detail = if detail.chars().count() > MAX_DETAIL_CHARACTERS {
-            detail.chars().take(MAX_DETAIL_CHARACTERS).collect()
-        } else {
-            detail
-        };
         Self {
             status,
             code: code.into(),
-            detail,
+            detail: fit_detail(detail.into()),
             internal_detail: None,
+            retry_after: None,
         }
     }
 
@@ -112,6 +118,23 @@ impl ApiError {
         error
     }
 
+    /// A refusal that is not about credentials (403), such as a browser origin the server does not
+    /// admit.
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(dropshot::ErrorStatusCode::FORBIDDEN, code, detail)
+    }
+
+    /// Nothing lives at the requested path.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(dropshot::ErrorStatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    /// Replaces the message a client reads, for an error whose generic wording can be made more
+    /// helpful where more is known (the router's 404 and 405, say).
+    pub fn set_detail(&mut self, detail: impl Into<String>) {
+        self.detail = fit_detail(detail.into());
+    }
+
     pub fn code(&self) -> &str {
         &self.code
     }
@@ -119,6 +142,45 @@ impl ApiError {
     pub fn detail(&self) -> &str {
         &self.detail
     }
+
+    /// The seconds sent in `Retry-After`, if this answer asks the client to come back later.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        self.retry_after
+            .map(|retry_after| retry_after.as_secs_f64().ceil().max(1.0) as u64)
+    }
+
+    /// The HTTP response for this error: the contract's `{code, detail}` body and, when the
+    /// client should come back later, `Retry-After`.
+    pub fn into_response(
+        self,
+        builder: http::response::Builder,
+    ) -> std::result::Result<http::Response<dropshot::Body>, dropshot::HttpError> {
+        let mut builder = builder
+            .status(self.status.as_status())
+            .header(http::header::CONTENT_TYPE, dropshot::CONTENT_TYPE_JSON);
+        if let Some(seconds) = self.retry_after_seconds() {
+            builder = builder.header(http::header::RETRY_AFTER, seconds);
+        }
+        let body = serde_json::to_vec(&self.wire_body())
+            .map_err(|error| dropshot::HttpError::for_internal_error(error.to_string()))?;
+        builder
+            .body(body.into())
+            .map_err(|error| dropshot::HttpError::for_internal_error(error.to_string()))
+    }
+
+    /// The body as the contract's `Error` schema describes it; internal details never go here.
+    fn wire_body(&self) -> WireError<'_> {
+        WireError {
+            code: &self.code,
+            detail: &self.detail,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct WireError<'a> {
+    code: &'a str,
+    detail: &'a str,
 }
 
 impl From<Error> for ApiError {
@@ -132,14 +194,15 @@ impl From<Error> for ApiError {
             Error::Unauthenticated => Self::new(Status::UNAUTHORIZED, "unauthenticated", detail),
             Error::EmailTaken => Self::new(Status::CONFLICT, "email_taken", detail),
             Error::UsernameTaken => Self::new(Status::CONFLICT, "username_taken", detail),
-            Error::HashingBusy { retry_after } => Self::new(
-                Status::SERVICE_UNAVAILABLE,
-                "busy",
-                format!(
+            Error::HashingBusy { retry_after } => {
+                let mut error = Self::new(Status::SERVICE_UNAVAILABLE, "busy", "");
+                error.retry_after = Some(retry_after);
+                error.detail = format!(
                     "the server is busy, please try again in {} second(s)",
-                    retry_after.as_secs().max(1)
-                ),
-            ),
+                    error.retry_after_seconds().unwrap_or(1)
+                );
+                error
+            }
             Error::Internal(internal_detail) => Self::internal(internal_detail),
         }
     }
@@ -176,18 +239,33 @@ impl From<dropshot::HttpError> for ApiError {
             Some(code) if is_our_code(&code) => code.into(),
             _ => code_for_status(error.status_code).into(),
         };
-        if error.status_code.is_server_error() {
+        let retry_after = error
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(http::header::RETRY_AFTER))
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok())
+            .map(std::time::Duration::from_secs);
+        let mut api_error = if error.status_code.is_server_error() {
             let mut api_error = Self::internal(error.internal_message);
             api_error.status = error.status_code;
             api_error.code = code;
-            return api_error;
-        }
-        Self::new(error.status_code, code, error.external_message)
+            api_error
+        } else {
+            Self::new(error.status_code, code, error.external_message)
+        };
+        api_error.retry_after = retry_after;
+        api_error
     }
 }
 
 impl From<ApiError> for dropshot::HttpError {
     fn from(error: ApiError) -> Self {
+        let headers = error.retry_after_seconds().map(|seconds| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::RETRY_AFTER, seconds.into());
+            Box::new(headers)
+        });
         let internal_message = error
             .internal_detail
             .unwrap_or_else(|| error.detail.clone());
@@ -196,7 +274,7 @@ impl From<ApiError> for dropshot::HttpError {
             error_code: Some(error.code.into_owned()),
             external_message: error.detail,
             internal_message,
-            headers: None,
+            headers,
         }
     }
 }
@@ -209,31 +287,21 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-impl serde::Serialize for ApiError {
-    fn serialize<S: serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        #[derive(serde::Serialize)]
-        struct WireError<'a> {
-            code: &'a str,
-            detail: &'a str,
-        }
-        WireError {
-            code: &self.code,
-            detail: &self.detail,
-        }
-        .serialize(serializer)
-    }
-}
-
-impl schemars::JsonSchema for ApiError {
-    fn schema_name() -> String {
-        <crate::api::ErrorBody as schemars::JsonSchema>::schema_name()
+/// Written by hand instead of derived from `Serialize` and `JsonSchema`, so that error responses
+/// can carry headers (`Retry-After`); the documented schema is the contract's `Error`.
+impl dropshot::HttpResponseContent for ApiError {
+    fn to_response(
+        self,
+        builder: http::response::Builder,
+    ) -> std::result::Result<http::Response<dropshot::Body>, dropshot::HttpError> {
+        self.into_response(builder)
     }
 
-    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-        <crate::api::ErrorBody as schemars::JsonSchema>::json_schema(generator)
+    fn content_metadata() -> Option<dropshot::ApiSchemaGenerator> {
+        Some(dropshot::ApiSchemaGenerator::Gen {
+            name: <crate::api::ErrorBody as schemars::JsonSchema>::schema_name,
+            schema: |generator| generator.subschema_for::<crate::api::ErrorBody>(),
+        })
     }
 }
 
@@ -262,7 +330,7 @@ mod api_error_tests {
             ApiError::from(dropshot::HttpError::for_internal_error("boom".to_owned())),
         ];
         for error in errors {
-            let json = serde_json::to_value(&error).unwrap();
+            let json = serde_json::to_value(error.wire_body()).unwrap();
             let body: crate::api::ErrorBody = serde_json::from_value(json.clone())
                 .unwrap_or_else(|problem| panic!("{json} breaks the contract: {problem}"));
             assert_eq!(body.code.as_str(), error.code());
@@ -272,9 +340,29 @@ mod api_error_tests {
     #[test]
     fn internal_details_reach_the_log_but_not_the_client() {
         let error = ApiError::from(Error::Internal("lock poisoned in store".to_owned()));
-        let json = serde_json::to_string(&error).unwrap();
+        let json = serde_json::to_string(&error.wire_body()).unwrap();
         assert!(!json.contains("poisoned"), "{json}");
         assert!(error.to_string().contains("poisoned"));
+    }
+
+    #[test]
+    fn a_busy_answer_says_when_to_retry_in_a_header_rounded_up_to_whole_seconds() {
+        let error = ApiError::from(Error::HashingBusy {
+            retry_after: std::time::Duration::from_millis(1500),
+        });
+        let response = error.into_response(http::Response::builder()).unwrap();
+        assert_eq!(response.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn retry_after_survives_a_round_trip_through_dropshot_errors() {
+        let busy = ApiError::from(Error::HashingBusy {
+            retry_after: std::time::Duration::from_secs(3),
+        });
+        let round_tripped = ApiError::from(dropshot::HttpError::from(busy));
+        assert_eq!(round_tripped.retry_after_seconds(), Some(3));
+        assert_eq!(round_tripped.code(), "busy");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The `snake-arena-server` binary: read the configuration, start the server, serve until the
-//! server stops.
+//! The `snake-arena-server` binary: read the configuration, start the server, serve until
+//! SIGINT or SIGTERM, then shut down gracefully.
 
 use clap::Parser;
 use snake_arena_server::config::Config;
@@ -14,7 +14,8 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match server.await {
+    let grace = std::time::Duration::from_secs(u64::from(config.shutdown_grace_seconds));
+    match snake_arena_server::server::serve_until_signalled(server, grace).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("snake-arena-server: {error}");

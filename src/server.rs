@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use crate::api::snake_arena_api_mod;
 use crate::auth::AuthService;
-use crate::config::{Config, LogLevel};
+use crate::config::{Config, LogFormat, LogLevel};
 use crate::context::ServerState;
 use crate::games::Spectating;
 use crate::http_entrypoints::{SnakeArenaServer, openapi_document_view};
+use crate::http_policy::HttpPolicy;
 use crate::leaderboard::Leaderboard;
 use crate::password::PasswordHasher;
 use crate::store::{MemoryStore, Store};
@@ -29,31 +30,61 @@ pub enum StartError {
 }
 
 /// The API as registered with Dropshot: the generated trait's operations, implemented by
-/// `SnakeArenaServer`, plus the document endpoint.
+/// `SnakeArenaServer`, plus the document endpoint and the docs page (both unpublished).
 pub fn api_description() -> Result<dropshot::ApiDescription<ServerState>, StartError> {
     let mut api = snake_arena_api_mod::api_description::<SnakeArenaServer>()
         .map_err(|error| StartError::Api(error.to_string()))?;
     api.register(openapi_document_view)
         .map_err(|error| StartError::Api(error.to_string()))?;
+    crate::docs::register(&mut api).map_err(|error| StartError::Api(error.to_string()))?;
     Ok(api)
 }
 
-fn logger(level: LogLevel) -> Result<slog::Logger, StartError> {
-    let level = match level {
-        LogLevel::Trace => dropshot::ConfigLoggingLevel::Trace,
-        LogLevel::Debug => dropshot::ConfigLoggingLevel::Debug,
-        LogLevel::Info => dropshot::ConfigLoggingLevel::Info,
-        LogLevel::Warn => dropshot::ConfigLoggingLevel::Warn,
-        LogLevel::Error => dropshot::ConfigLoggingLevel::Error,
-    };
-    dropshot::ConfigLogging::StderrTerminal { level }
-        .to_logger("snake-arena")
-        .map_err(|error| StartError::Logging(error.to_string()))
+/// The server's logger: Dropshot's terminal format, or one JSON object per line.
+///
+/// Dropshot writes one line per request through it ("request completed": method, uri, status,
+/// latency, request id, client address). Nothing logged carries a password, hash or token: those
+/// only travel in bodies and the `Authorization` header, which are never logged.
+fn logger(level: LogLevel, format: LogFormat) -> Result<slog::Logger, StartError> {
+    match format {
+        LogFormat::Terminal => {
+            let level = match level {
+                LogLevel::Trace => dropshot::ConfigLoggingLevel::Trace,
+                LogLevel::Debug => dropshot::ConfigLoggingLevel::Debug,
+                LogLevel::Info => dropshot::ConfigLoggingLevel::Info,
+                LogLevel::Warn => dropshot::ConfigLoggingLevel::Warn,
+                LogLevel::Error => dropshot::ConfigLoggingLevel::Error,
+            };
+            dropshot::ConfigLogging::StderrTerminal { level }
+                .to_logger("snake-arena")
+                .map_err(|error| StartError::Logging(error.to_string()))
+        }
+        LogFormat::Json => {
+            use slog::Drain;
+            let level = match level {
+                LogLevel::Trace => slog::Level::Trace,
+                LogLevel::Debug => slog::Level::Debug,
+                LogLevel::Info => slog::Level::Info,
+                LogLevel::Warn => slog::Level::Warning,
+                LogLevel::Error => slog::Level::Error,
+            };
+            let json = slog_json::Json::new(std::io::stderr())
+                .add_default_keys()
+                .build()
+                .fuse();
+            let drain = slog_async::Async::new(json).build().fuse();
+            Ok(slog::Logger::root(
+                slog::LevelFilter::new(drain, level).fuse(),
+                slog::o!("name" => "snake-arena"),
+            ))
+        }
+    }
 }
 
 /// Starts serving; the returned server runs until it is closed or dropped.
 pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>, StartError> {
-    let log = logger(config.log_level)?;
+    let log = logger(config.log_level, config.log_format)?;
+    let cors = config.cors_policy().map_err(StartError::Config)?;
     let cost = config.scrypt_cost().map_err(StartError::Config)?;
     let hasher = PasswordHasher::new(
         cost,
@@ -72,6 +103,7 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
     let api = api_description()?;
     let document =
         crate::api::openapi_document(&api).map_err(|error| StartError::Api(error.to_string()))?;
+    let http_policy = Arc::new(HttpPolicy::new(cors, &document));
     let openapi_json = serde_json::to_vec(&document)
         .map(bytes::Bytes::from)
         .map_err(|error| StartError::Api(error.to_string()))?;
@@ -81,20 +113,65 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         spectating: Spectating::new(Arc::clone(&store)),
         store,
         openapi_json,
+        log: log.clone(),
     };
     let dropshot_config = dropshot::ConfigDropshot {
         bind_address: config.bind,
+        default_request_body_max_bytes: config.max_body_bytes as usize,
         ..Default::default()
     };
     let server = dropshot::ServerBuilder::new(api, state, log.clone())
         .config(dropshot_config)
+        .request_hook(http_policy)
         .start()
         .map_err(|error| StartError::Listen(error.to_string()))?;
     slog::info!(log, "Snake Arena API listening";
         "address" => format!("http://{}/api", server.local_addr()),
         "store" => server.app_private().store.backend_name(),
         "seeded" => !config.no_seed,
+        "docs" => format!("http://{}/api/docs", server.local_addr()),
         "openapi" => format!("http://{}/api/openapi.json", server.local_addr()),
+        "cors_origins" => config.cors_origins.join(","),
     );
     Ok(server)
+}
+
+/// Serves until SIGINT or SIGTERM, then shuts down gracefully: stop accepting connections, let
+/// requests in flight finish for at most `grace`, and return. The error is for the operator.
+pub async fn serve_until_signalled(
+    mut server: dropshot::HttpServer<ServerState>,
+    grace: std::time::Duration,
+) -> Result<(), String> {
+    let log = server.app_private().log.clone();
+    let signal = tokio::select! {
+        stopped = &mut server => return stopped.map_err(|error| format!("server stopped: {error}")),
+        signal = termination_signal() => signal?,
+    };
+    slog::info!(log, "shutting down: no new connections, waiting for requests in flight";
+        "signal" => signal, "grace_seconds" => grace.as_secs());
+    match tokio::time::timeout(grace, server.close()).await {
+        Ok(Ok(())) => {
+            slog::info!(log, "shut down cleanly");
+            Ok(())
+        }
+        Ok(Err(error)) => Err(format!("shutdown failed: {error}")),
+        Err(_) => {
+            slog::warn!(log, "grace period over: exiting with requests still in flight";
+                "grace_seconds" => grace.as_secs());
+            Ok(())
+        }
+    }
+}
+
+/// Resolves with the signal's name when the process is asked to stop.
+async fn termination_signal() -> Result<&'static str, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|error| format!("cannot listen for SIGINT: {error}"))?;
+    let mut terminate = signal(SignalKind::terminate())
+        .map_err(|error| format!("cannot listen for SIGTERM: {error}"))?;
+    Ok(tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    })
 }

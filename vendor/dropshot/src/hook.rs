@@ -46,8 +46,11 @@ pub trait RequestHook: Send + Sync + 'static {
     fn render_framework_error(
         &self,
         error: HttpError,
+        method: &http::Method,
+        uri: &http::Uri,
         request_id: &str,
     ) -> Response<Body> {
+        let _ = (method, uri);
         error.into_response(request_id)
     }
 }

@@ -903,9 +903,11 @@ pub use api_description::ApiEndpointParameter;
 pub use api_description::ApiEndpointParameterLocation;
 pub use api_description::ApiEndpointResponse;
 pub use api_description::ApiEndpointVersions;
-// Snake Arena patch: exported so that `HttpResponseContent` can be implemented
-// by hand, for error types whose responses carry headers.
+// Snake Arena patch: exported, with the trait itself, so that
+// `HttpResponseContent` can be implemented by hand, for error types whose
+// responses carry headers.
 pub use api_description::ApiSchemaGenerator;
+pub use handler::HttpResponseContent;
 pub use api_description::EndpointTagPolicy;
 pub use api_description::ExtensionMode;
 pub use api_description::OpenApiDefinition;

@@ -840,6 +840,9 @@ async fn http_request_handle_wrap<C: ServerContext>(
     // may answer it; otherwise its finisher sees whatever response results.
     let mut request = request.map(crate::Body::wrap);
     let request_hook = server.request_hook.0.clone();
+    let request_line = request_hook
+        .as_ref()
+        .map(|_| (request.method().clone(), request.uri().clone()));
     let decision = match &request_hook {
         Some(hook) => hook.on_request(&mut request, remote_addr),
         None => RequestHookDecision::Proceed(None),
@@ -892,14 +895,18 @@ async fn http_request_handle_wrap<C: ServerContext>(
                     "error_message_external" => message_external,
                 );
             };
-            match (error, &request_hook) {
-                (HandlerError::Dropshot(error), Some(hook)) => {
-                    let mut response =
-                        hook.render_framework_error(error, &request_id);
+            match (error, &request_hook, &request_line) {
+                (
+                    HandlerError::Dropshot(error),
+                    Some(hook),
+                    Some((method, uri)),
+                ) => {
+                    let mut response = hook
+                        .render_framework_error(error, method, uri, &request_id);
                     insert_request_id(&mut response, &request_id);
                     response
                 }
-                (error, _) => error.into_response(&request_id),
+                (error, _, _) => error.into_response(&request_id),
             }
         }
 
