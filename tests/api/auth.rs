@@ -471,6 +471,15 @@ async fn login_returns_a_503_busy_when_every_hashing_slot_is_taken() {
             panic!("an unknown email logged in");
         };
         if error.status() == Some(StatusCode::SERVICE_UNAVAILABLE) {
+            let crate::common::Error::ErrorResponse(response) = &error else {
+                panic!("a 503 without the contract's body: {error:?}");
+            };
+            let retry_after = response.headers()[reqwest::header::RETRY_AFTER]
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .expect("Retry-After is whole seconds");
+            assert!(retry_after >= 1, "Retry-After: {retry_after}");
             expect_error::<()>(Err(error), StatusCode::SERVICE_UNAVAILABLE, "busy");
             busy += 1;
         } else {

@@ -3,6 +3,8 @@
 
 mod auth;
 mod common;
+mod cors;
+mod docs;
 mod games;
 mod health;
 mod leaderboard;

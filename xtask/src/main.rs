@@ -1,9 +1,13 @@
 //! Developer tasks for Snake Arena server, run as `cargo xtask <task>`:
 //! - `codegen`: regenerate `generated/api.rs`, the committed copy of what `build.rs` generates.
 //! - `spec-check`: prove that the running server speaks exactly `openapi.yaml`.
+//! - `ts-client`: regenerate (or `--check`) `generated/typescript/`, the TypeScript client.
+//! - `ts-client-test`: type-check that client with `tsc` and drive it against a live server.
 
 mod codegen;
+mod server_process;
 mod spec_check;
+mod ts_client;
 
 use std::process::ExitCode;
 
@@ -12,12 +16,25 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   codegen      regenerate generated/api.rs from openapi.yaml
   spec-check   start the server and compare the document it serves with openapi.yaml
-               (--url URL, --spec PATH, --json; see `cargo xtask spec-check --help`)";
+               (--url URL, --spec PATH, --json; see `cargo xtask spec-check --help`)
+  ts-client    regenerate generated/typescript/ from openapi.yaml with openapi-generator
+               (--check: fail when it is stale; see `cargo xtask ts-client --help`)
+  ts-client-test
+               type-check the TypeScript client with tsc and run its Node test against a
+               server started on a free loopback port (--url URL: an already running one)";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let result = match arguments.first().map(String::as_str) {
         Some("codegen") => codegen::write_generated_api(),
+        Some("ts-client" | "ts-client-test")
+            if arguments.iter().any(|argument| argument == "--help") =>
+        {
+            println!("{}", ts_client::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Some("ts-client") => ts_client::run(&arguments[1..]),
+        Some("ts-client-test") => ts_client::run_test(&arguments[1..]),
         Some("spec-check") if arguments.iter().any(|argument| argument == "--help") => {
             println!("{}", spec_check::USAGE);
             return ExitCode::SUCCESS;
