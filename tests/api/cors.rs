@@ -257,3 +257,45 @@ async fn unknown_paths_and_methods_get_the_contract_error_body_and_an_allow_head
     assert!(detail.contains("PUT"), "{detail}");
     assert_eq!(comma_list(header(&headers, "allow")), ["get", "post"]);
 }
+
+#[tokio::test]
+async fn a_body_over_the_configured_limit_is_refused_with_413_and_stores_nothing() {
+    let context = TestContext::start_with(|config| config.max_body_bytes = 256).await;
+    let suffix = crate::common::unique_suffix();
+    let username = format!("big_{suffix}");
+    let email = format!("big{suffix}@example.com");
+    // A valid signup whose 128-character password is 256 bytes of UTF-8.
+    let body =
+        serde_json::json!({"username": username, "email": email, "password": "é".repeat(128)});
+    assert!(body.to_string().len() > 256);
+    let response = context
+        .raw()
+        .post(context.url("/api/auth/signup"))
+        .header("origin", VITE_DEV_ORIGIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()[ACCESS_CONTROL_ALLOW_ORIGIN],
+        VITE_DEV_ORIGIN
+    );
+    let response = read_raw(response).await;
+    let detail = assert_error(
+        &response,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    assert!(detail.contains("256 bytes"), "{detail}");
+
+    let small =
+        serde_json::json!({"username": username, "email": email, "password": "short enough"});
+    let signup = context
+        .raw_post_json("/api/auth/signup", &small, None)
+        .await;
+    assert_eq!(
+        signup.status,
+        StatusCode::CREATED,
+        "nothing was stored: {signup:?}"
+    );
+}

@@ -2,11 +2,13 @@
 //! test against its own real server through a client generated from the same document.
 
 mod auth;
+mod browser;
 mod common;
 mod cors;
 mod docs;
 mod games;
 mod health;
 mod leaderboard;
+mod process;
 mod security;
 mod spec_check;

@@ -429,9 +429,11 @@ impl StreamingBody {
                             format!("error streaming request body: {}", e),
                         )
                     })?;
-                    // TODO-correctness check status code
-                    Err(HttpError::for_bad_request(
+                    // Snake Arena patch: 413 Payload Too Large rather than 400, which
+                    // upstream had marked "TODO-correctness check status code".
+                    Err(HttpError::for_client_error(
                         None,
+                        crate::ClientErrorStatusCode::PAYLOAD_TOO_LARGE,
                         format!("request body exceeded maximum size of {} bytes", self.cap),
                     ))?;
                 }
