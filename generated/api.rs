@@ -1733,7 +1733,7 @@ pub trait SnakeArenaApi {
     type Context;
     /// Log in with email and password.
     ///
-    /// Returns the player and a new bearer token. An unknown email and a wrong password get the same 401 answer.
+    /// Returns the player and a new bearer token. An unknown email and a wrong password get the same 401 answer. Failed logins are rate-limited per account and per client address, before any password is checked (429 with Retry-After).
     #[endpoint{method = POST,
     path = "/api/auth/login",
     operation_id = "auth_login",
@@ -1774,7 +1774,7 @@ pub trait SnakeArenaApi {
     >;
     /// Create an account and log in.
     ///
-    /// Creates a player account and returns it with a bearer token, so the player is logged in at once. Email and username are unique ignoring case.
+    /// Creates a player account and returns it with a bearer token, so the player is logged in at once. Email and username are unique ignoring case. Sign-ups are rate-limited per client address (429 with Retry-After).
     #[endpoint{method = POST,
     path = "/api/auth/signup",
     operation_id = "auth_signup",
@@ -1828,7 +1828,7 @@ pub trait SnakeArenaApi {
     >;
     /// Record a finished game's score for the authenticated player.
     ///
-    /// The score belongs to the player the token identifies; the body cannot name anyone else.
+    /// The score belongs to the player the token identifies; the body cannot name anyone else. Submissions are rate-limited per player (429 with Retry-After).
     #[endpoint{method = POST,
     path = "/api/leaderboard",
     operation_id = "leaderboard_submit",

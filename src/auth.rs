@@ -1,5 +1,6 @@
 //! Sign-up, log-in, log-out and token authentication: the account and session rules on top of the store.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -8,6 +9,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::model::{PlayerProfile, SessionRecord, StoredPlayer};
 use crate::password::PasswordHasher;
+use crate::rate_limit::{AuthLimits, client_key};
 use crate::store::{Store, comparison_key};
 use crate::tokens::{hash_token, issue_token};
 
@@ -17,6 +19,7 @@ pub struct AuthService {
     store: Arc<dyn Store>,
     hasher: PasswordHasher,
     token_lifetime: chrono::Duration,
+    limits: AuthLimits,
 }
 
 impl AuthService {
@@ -24,19 +27,38 @@ impl AuthService {
         store: Arc<dyn Store>,
         hasher: PasswordHasher,
         token_lifetime: chrono::Duration,
+        limits: AuthLimits,
     ) -> Self {
         AuthService {
             store,
             hasher,
             token_lifetime,
+            limits,
         }
     }
 
     /// Creates an account and logs it in, returning its profile and a fresh session token.
     ///
     /// The email is stored trimmed and lowercased; the username keeps the case it was typed
-    /// with (trimmed), while uniqueness of both ignores case.
+    /// with (trimmed), while uniqueness of both ignores case. Successful sign-ups are limited
+    /// per client address; the limit is checked before any work, and a sign-up that fails does
+    /// not count.
     pub async fn sign_up(
+        &self,
+        email: &str,
+        username: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<(PlayerProfile, String)> {
+        let admitted = self.limits.signups_per_client.admit(client_key(client))?;
+        let result = self.create_account(email, username, password).await;
+        if result.is_err() {
+            admitted.refund();
+        }
+        result
+    }
+
+    async fn create_account(
         &self,
         email: &str,
         username: &str,
@@ -73,7 +95,44 @@ impl AuthService {
     ///
     /// An unknown email still spends one scrypt computation, so the answer takes about as long
     /// as for a wrong password and does not reveal whether the email is registered.
-    pub async fn log_in(&self, email: &str, password: &str) -> Result<(PlayerProfile, String)> {
+    ///
+    /// Failed logins are limited per account and per client address. Each attempt is counted
+    /// before the password is checked, so a refusal costs no hashing, and handed back when it
+    /// turns out not to be a failure (a success, or the server too busy to check).
+    pub async fn log_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<(PlayerProfile, String)> {
+        let account = self
+            .limits
+            .failed_logins_per_account
+            .admit(comparison_key(email))?;
+        let client = match self
+            .limits
+            .failed_logins_per_client
+            .admit(client_key(client))
+        {
+            Ok(admitted) => admitted,
+            Err(refused) => {
+                account.refund();
+                return Err(refused.into());
+            }
+        };
+        let result = self.check_credentials(email, password).await;
+        if !matches!(result, Err(Error::InvalidCredentials)) {
+            account.refund();
+            client.refund();
+        }
+        result
+    }
+
+    async fn check_credentials(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<(PlayerProfile, String)> {
         let Some(player) = self.store.player_by_email(email).await? else {
             self.hasher.verify_against_dummy(password).await?;
             return Err(Error::InvalidCredentials);
@@ -141,11 +200,18 @@ mod tests {
     use crate::password::ScryptCost;
     use crate::store::MemoryStore;
 
+    const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn service_with_lifetime(token_lifetime: chrono::Duration) -> (AuthService, Arc<MemoryStore>) {
         let store = Arc::new(MemoryStore::new());
         let hasher = PasswordHasher::new(ScryptCost::INSECURE_FAST_FOR_TESTS_ONLY, 2, 8)
             .expect("a valid test hasher");
-        let service = AuthService::new(store.clone(), hasher, token_lifetime);
+        let service = AuthService::new(
+            store.clone(),
+            hasher,
+            token_lifetime,
+            AuthLimits::unlimited(),
+        );
         (service, store)
     }
 
@@ -157,7 +223,12 @@ mod tests {
     async fn a_player_can_sign_up_log_out_log_in_and_authenticate() {
         let auth = service();
         let (signed_up, sign_up_token) = auth
-            .sign_up(" Ada@Example.com ", "AdaLovelace", "analytical-engine")
+            .sign_up(
+                " Ada@Example.com ",
+                "AdaLovelace",
+                "analytical-engine",
+                CLIENT,
+            )
             .await
             .expect("sign up");
         assert_eq!(signed_up.email, "ada@example.com");
@@ -178,7 +249,7 @@ mod tests {
         );
 
         let (logged_in, log_in_token) = auth
-            .log_in("ADA@example.com", "analytical-engine")
+            .log_in("ADA@example.com", "analytical-engine", CLIENT)
             .await
             .expect("log in");
         assert_eq!(logged_in, signed_up);
@@ -188,15 +259,15 @@ mod tests {
     #[tokio::test]
     async fn two_logins_give_two_different_tokens_that_both_work() {
         let auth = service();
-        auth.sign_up("bo@example.com", "Bo", "password-for-bo")
+        auth.sign_up("bo@example.com", "Bo", "password-for-bo", CLIENT)
             .await
             .expect("sign up");
         let (_, first) = auth
-            .log_in("bo@example.com", "password-for-bo")
+            .log_in("bo@example.com", "password-for-bo", CLIENT)
             .await
             .expect("log in");
         let (_, second) = auth
-            .log_in("bo@example.com", "password-for-bo")
+            .log_in("bo@example.com", "password-for-bo", CLIENT)
             .await
             .expect("log in");
         assert_ne!(first, second);
@@ -209,15 +280,17 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_password_and_an_unknown_email_give_the_same_error() {
         let auth = service();
-        auth.sign_up("cy@example.com", "Cy", "password-for-cy")
+        auth.sign_up("cy@example.com", "Cy", "password-for-cy", CLIENT)
             .await
             .expect("sign up");
         assert_eq!(
-            auth.log_in("cy@example.com", "password-for-cY").await,
+            auth.log_in("cy@example.com", "password-for-cY", CLIENT)
+                .await,
             Err(Error::InvalidCredentials)
         );
         assert_eq!(
-            auth.log_in("nobody@example.com", "password-for-cy").await,
+            auth.log_in("nobody@example.com", "password-for-cy", CLIENT)
+                .await,
             Err(Error::InvalidCredentials)
         );
     }
@@ -225,16 +298,17 @@ mod tests {
     #[tokio::test]
     async fn an_email_or_username_taken_in_another_case_is_refused() {
         let auth = service();
-        auth.sign_up("dee@example.com", "Dee", "password-for-dee")
+        auth.sign_up("dee@example.com", "Dee", "password-for-dee", CLIENT)
             .await
             .expect("sign up");
         assert_eq!(
-            auth.sign_up("DEE@EXAMPLE.COM", "Someone", "password-x")
+            auth.sign_up("DEE@EXAMPLE.COM", "Someone", "password-x", CLIENT)
                 .await,
             Err(Error::EmailTaken)
         );
         assert_eq!(
-            auth.sign_up("other@example.com", "dEE", "password-x").await,
+            auth.sign_up("other@example.com", "dEE", "password-x", CLIENT)
+                .await,
             Err(Error::UsernameTaken)
         );
     }
@@ -244,7 +318,7 @@ mod tests {
         // A negative lifetime makes every new session already expired, with no sleeping.
         let (auth, store) = service_with_lifetime(chrono::Duration::hours(-1));
         let (_, token) = auth
-            .sign_up("eve@example.com", "Eve", "password-for-eve")
+            .sign_up("eve@example.com", "Eve", "password-for-eve", CLIENT)
             .await
             .expect("sign up");
         assert!(
@@ -262,7 +336,7 @@ mod tests {
     async fn logging_out_with_an_expired_token_is_unauthenticated() {
         let (auth, store) = service_with_lifetime(chrono::Duration::zero());
         let (_, token) = auth
-            .sign_up("fay@example.com", "Fay", "password-for-fay")
+            .sign_up("fay@example.com", "Fay", "password-for-fay", CLIENT)
             .await
             .expect("sign up");
         assert_eq!(auth.log_out(&token).await, Err(Error::Unauthenticated));

@@ -101,6 +101,41 @@ pub struct Config {
     /// Signups and logins that may wait for a hashing slot; beyond them the answer is 503.
     #[arg(long, env = "SNAKE_ARENA_HASHING_QUEUE", default_value_t = 32)]
     pub hashing_queue: u16,
+
+    /// Failed logins allowed per account in an hour (OWASP ASVS 2.2.1 asks for at most 100);
+    /// beyond it, 429 until the hour has room again. 0 turns the limit off.
+    #[arg(
+        long,
+        env = "SNAKE_ARENA_FAILED_LOGINS_PER_ACCOUNT_PER_HOUR",
+        default_value_t = 100
+    )]
+    pub failed_logins_per_account_per_hour: u32,
+
+    /// Failed logins allowed per client address (IPv6: per /64) in an hour, whatever the
+    /// account. 0 turns the limit off.
+    #[arg(
+        long,
+        env = "SNAKE_ARENA_FAILED_LOGINS_PER_CLIENT_PER_HOUR",
+        default_value_t = 300
+    )]
+    pub failed_logins_per_client_per_hour: u32,
+
+    /// Accounts that may be created per client address in an hour (enough for a LAN party
+    /// behind one address). 0 turns the limit off.
+    #[arg(
+        long,
+        env = "SNAKE_ARENA_SIGNUPS_PER_CLIENT_PER_HOUR",
+        default_value_t = 60
+    )]
+    pub signups_per_client_per_hour: u32,
+
+    /// Scores a player may submit per minute. 0 turns the limit off.
+    #[arg(
+        long,
+        env = "SNAKE_ARENA_SCORE_SUBMISSIONS_PER_PLAYER_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub score_submissions_per_player_per_minute: u32,
 }
 
 impl Config {
@@ -111,6 +146,28 @@ impl Config {
 
     pub fn cors_policy(&self) -> Result<crate::cors::CorsPolicy, String> {
         crate::cors::CorsPolicy::from_origins(&self.cors_origins)
+    }
+
+    /// The login and sign-up limits this configuration asks for.
+    pub fn auth_limits(&self) -> crate::rate_limit::AuthLimits {
+        use crate::rate_limit::{AuthLimits, HOUR, RateLimiter};
+        AuthLimits {
+            failed_logins_per_account: RateLimiter::optional(
+                self.failed_logins_per_account_per_hour,
+                HOUR,
+            ),
+            failed_logins_per_client: RateLimiter::optional(
+                self.failed_logins_per_client_per_hour,
+                HOUR,
+            ),
+            signups_per_client: RateLimiter::optional(self.signups_per_client_per_hour, HOUR),
+        }
+    }
+
+    /// The score submission limit this configuration asks for.
+    pub fn score_submission_limit(&self) -> crate::rate_limit::RateLimiter {
+        use crate::rate_limit::{MINUTE, RateLimiter};
+        RateLimiter::optional(self.score_submissions_per_player_per_minute, MINUTE)
     }
 
     pub fn scrypt_cost(&self) -> Result<ScryptCost, String> {

@@ -33,6 +33,14 @@ pub enum Error {
         retry_after: Duration,
     },
 
+    /// Too many attempts from this account, client or player in the recent past; the limit
+    /// is checked before any work is done.
+    #[error("too many attempts, please try again later")]
+    RateLimited {
+        /// How long until the next attempt is allowed.
+        retry_after: Duration,
+    },
+
     /// A fault inside the server. The detail is meant for logs (through `Debug`) and is never
     /// part of the `Display` message, which is what clients may see.
     #[error("something went wrong on the server, please try again")]
@@ -143,6 +151,21 @@ impl ApiError {
         &self.detail
     }
 
+    /// An answer that asks the client to try again after `retry_after`, in `Retry-After` and in
+    /// the detail.
+    fn come_back_later(
+        status: dropshot::ErrorStatusCode,
+        code: &'static str,
+        reason: &str,
+        retry_after: std::time::Duration,
+    ) -> Self {
+        let mut error = Self::new(status, code, "");
+        error.retry_after = Some(retry_after);
+        let seconds = error.retry_after_seconds().unwrap_or(1);
+        error.detail = format!("{reason}, please try again in {seconds} second(s)");
+        error
+    }
+
     /// The seconds sent in `Retry-After`, if this answer asks the client to come back later.
     pub fn retry_after_seconds(&self) -> Option<u64> {
         self.retry_after
@@ -194,15 +217,18 @@ impl From<Error> for ApiError {
             Error::Unauthenticated => Self::new(Status::UNAUTHORIZED, "unauthenticated", detail),
             Error::EmailTaken => Self::new(Status::CONFLICT, "email_taken", detail),
             Error::UsernameTaken => Self::new(Status::CONFLICT, "username_taken", detail),
-            Error::HashingBusy { retry_after } => {
-                let mut error = Self::new(Status::SERVICE_UNAVAILABLE, "busy", "");
-                error.retry_after = Some(retry_after);
-                error.detail = format!(
-                    "the server is busy, please try again in {} second(s)",
-                    error.retry_after_seconds().unwrap_or(1)
-                );
-                error
-            }
+            Error::HashingBusy { retry_after } => Self::come_back_later(
+                Status::SERVICE_UNAVAILABLE,
+                "busy",
+                "the server is busy",
+                retry_after,
+            ),
+            Error::RateLimited { retry_after } => Self::come_back_later(
+                Status::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many attempts",
+                retry_after,
+            ),
             Error::Internal(internal_detail) => Self::internal(internal_detail),
         }
     }

@@ -31,6 +31,7 @@ impl SnakeArenaApi for SnakeArenaServer {
                 request.email.as_str(),
                 request.username.as_str(),
                 request.password.as_str(),
+                rqctx.request.remote_addr().ip(),
             )
             .await?;
         Ok(HttpResponseCreated(wire::auth_response_to_wire(
@@ -46,7 +47,11 @@ impl SnakeArenaApi for SnakeArenaServer {
         let (profile, token) = rqctx
             .context()
             .auth
-            .log_in(request.email.as_str(), request.password.as_str())
+            .log_in(
+                request.email.as_str(),
+                request.password.as_str(),
+                rqctx.request.remote_addr().ip(),
+            )
             .await?;
         Ok(HttpResponseOk(wire::auth_response_to_wire(profile, token)?))
     }

@@ -7,26 +7,32 @@ use uuid::Uuid;
 
 use crate::error::Result;
 use crate::model::{GameMode, PlayerProfile, ScoreEntry};
+use crate::rate_limit::RateLimiter;
 use crate::store::Store;
 
 /// The leaderboard service; the HTTP layer decides limits and validation of inputs.
 pub struct Leaderboard {
     store: Arc<dyn Store>,
+    submissions_per_player: RateLimiter,
 }
 
 impl Leaderboard {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Leaderboard { store }
+    pub fn new(store: Arc<dyn Store>, submissions_per_player: RateLimiter) -> Self {
+        Leaderboard {
+            store,
+            submissions_per_player,
+        }
     }
 
     /// Records a score owned by the given authenticated player; nothing from the client can
-    /// choose whose score it is.
+    /// choose whose score it is. Submissions are limited per player.
     pub async fn submit(
         &self,
         player: &PlayerProfile,
         score: u32,
         mode: GameMode,
     ) -> Result<ScoreEntry> {
+        let _admitted = self.submissions_per_player.admit(player.id.to_string())?;
         let entry = ScoreEntry {
             id: Uuid::new_v4(),
             player_id: player.id,
@@ -52,7 +58,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_submitted_score_belongs_to_the_player_and_shows_up_in_its_mode() {
-        let leaderboard = Leaderboard::new(Arc::new(MemoryStore::new()));
+        let leaderboard = Leaderboard::new(Arc::new(MemoryStore::new()), RateLimiter::unlimited());
         let player = PlayerProfile {
             id: Uuid::new_v4(),
             username: "Gus".to_string(),

@@ -15,6 +15,7 @@ pub mod http_policy;
 pub mod leaderboard;
 pub mod model;
 pub mod password;
+pub mod rate_limit;
 pub mod seed;
 pub mod server;
 pub mod store;

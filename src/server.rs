@@ -108,8 +108,13 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         .map(bytes::Bytes::from)
         .map_err(|error| StartError::Api(error.to_string()))?;
     let state = ServerState {
-        auth: AuthService::new(Arc::clone(&store), hasher, token_lifetime),
-        leaderboard: Leaderboard::new(Arc::clone(&store)),
+        auth: AuthService::new(
+            Arc::clone(&store),
+            hasher,
+            token_lifetime,
+            config.auth_limits(),
+        ),
+        leaderboard: Leaderboard::new(Arc::clone(&store), config.score_submission_limit()),
         spectating: Spectating::new(Arc::clone(&store)),
         store,
         openapi_json,

@@ -9,6 +9,7 @@ mod docs;
 mod games;
 mod health;
 mod leaderboard;
+mod limits;
 mod process;
 mod security;
 mod spec_check;

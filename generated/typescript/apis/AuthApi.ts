@@ -83,7 +83,7 @@ export class AuthApi extends runtime.BaseAPI {
     }
 
     /**
-     * Returns the player and a new bearer token. An unknown email and a wrong password get the same 401 answer.
+     * Returns the player and a new bearer token. An unknown email and a wrong password get the same 401 answer. Failed logins are rate-limited per account and per client address, before any password is checked (429 with Retry-After).
      * Log in with email and password.
      */
     async authLoginRaw(requestParameters: AuthLoginRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<AuthResponse>> {
@@ -94,7 +94,7 @@ export class AuthApi extends runtime.BaseAPI {
     }
 
     /**
-     * Returns the player and a new bearer token. An unknown email and a wrong password get the same 401 answer.
+     * Returns the player and a new bearer token. An unknown email and a wrong password get the same 401 answer. Failed logins are rate-limited per account and per client address, before any password is checked (429 with Retry-After).
      * Log in with email and password.
      */
     async authLogin(requestParameters: AuthLoginRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<AuthResponse> {
@@ -221,7 +221,7 @@ export class AuthApi extends runtime.BaseAPI {
     }
 
     /**
-     * Creates a player account and returns it with a bearer token, so the player is logged in at once. Email and username are unique ignoring case.
+     * Creates a player account and returns it with a bearer token, so the player is logged in at once. Email and username are unique ignoring case. Sign-ups are rate-limited per client address (429 with Retry-After).
      * Create an account and log in.
      */
     async authSignupRaw(requestParameters: AuthSignupRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<AuthResponse>> {
@@ -232,7 +232,7 @@ export class AuthApi extends runtime.BaseAPI {
     }
 
     /**
-     * Creates a player account and returns it with a bearer token, so the player is logged in at once. Email and username are unique ignoring case.
+     * Creates a player account and returns it with a bearer token, so the player is logged in at once. Email and username are unique ignoring case. Sign-ups are rate-limited per client address (429 with Retry-After).
      * Create an account and log in.
      */
     async authSignup(requestParameters: AuthSignupRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<AuthResponse> {

@@ -137,7 +137,7 @@ export class LeaderboardApi extends runtime.BaseAPI {
     }
 
     /**
-     * The score belongs to the player the token identifies; the body cannot name anyone else.
+     * The score belongs to the player the token identifies; the body cannot name anyone else. Submissions are rate-limited per player (429 with Retry-After).
      * Record a finished game\'s score for the authenticated player.
      */
     async leaderboardSubmitRaw(requestParameters: LeaderboardSubmitRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<LeaderboardEntry>> {
@@ -148,7 +148,7 @@ export class LeaderboardApi extends runtime.BaseAPI {
     }
 
     /**
-     * The score belongs to the player the token identifies; the body cannot name anyone else.
+     * The score belongs to the player the token identifies; the body cannot name anyone else. Submissions are rate-limited per player (429 with Retry-After).
      * Record a finished game\'s score for the authenticated player.
      */
     async leaderboardSubmit(requestParameters: LeaderboardSubmitRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<LeaderboardEntry> {
