@@ -264,6 +264,48 @@ async fn signup_returns_a_400_naming_the_username_when_it_has_forbidden_characte
 }
 
 #[tokio::test]
+async fn usernames_that_only_look_like_an_existing_one_cannot_make_a_second_account() {
+    let context = TestContext::start().await;
+    let original = format!("alice_{}", unique_suffix());
+    context
+        .sign_up_player(&original, &format!("{original}@example.com"), "long enough")
+        .await;
+    // Case, fullwidth forms (which NFKC folds to ASCII), zero-width and bidirectional controls,
+    // and Cyrillic look-alikes: the contract's ASCII-only pattern refuses every one of them, and
+    // uniqueness ignores case, so none becomes a second "alice".
+    let look_alikes = [
+        (original.to_uppercase(), StatusCode::CONFLICT),
+        (
+            original.replace("alice", "ａｌｉｃｅ"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            original.replace("alice", "al\u{200b}ice"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (format!("{original}\u{200d}"), StatusCode::BAD_REQUEST),
+        (format!("\u{202e}{original}"), StatusCode::BAD_REQUEST),
+        (format!("{original}\u{2066}"), StatusCode::BAD_REQUEST),
+        (original.replace('a', "\u{430}"), StatusCode::BAD_REQUEST),
+        (original.replace('i', "\u{131}"), StatusCode::BAD_REQUEST),
+    ];
+    for (index, (username, status)) in look_alikes.into_iter().enumerate() {
+        let response = context
+            .raw_post_json(
+                "/api/auth/signup",
+                &json!({
+                    "email": format!("lookalike{index}_{}@example.com", unique_suffix()),
+                    "username": username,
+                    "password": "long enough",
+                }),
+                None,
+            )
+            .await;
+        assert_eq!(response.status, status, "{username:?}: {response:?}");
+    }
+}
+
+#[tokio::test]
 async fn signup_returns_a_400_naming_the_email_when_it_is_not_an_email() {
     for email in [
         "not-an-email",
@@ -492,4 +534,38 @@ async fn login_returns_a_503_busy_when_every_hashing_slot_is_taken() {
         "one login holds the only slot and is answered"
     );
     assert!(busy >= 1, "concurrent logins find the slot taken");
+}
+
+#[tokio::test]
+async fn a_long_unicode_password_is_never_truncated_so_one_wrong_character_at_position_100_fails() {
+    let context = TestContext::start().await;
+    let password: String = "ñ🐍".repeat(64);
+    assert_eq!(password.chars().count(), 128);
+    let suffix = unique_suffix();
+    let player = context
+        .sign_up_player(
+            &format!("long_{suffix}"),
+            &format!("long{suffix}@example.com"),
+            &password,
+        )
+        .await;
+    let mut almost: Vec<char> = password.chars().collect();
+    almost[99] = 'x';
+    let almost: String = almost.into_iter().collect();
+    let wrong = context
+        .raw_post_json(
+            "/api/auth/login",
+            &json!({"email": player.email, "password": almost}),
+            None,
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let right = context
+        .raw_post_json(
+            "/api/auth/login",
+            &json!({"email": player.email, "password": password}),
+            None,
+        )
+        .await;
+    assert_eq!(right.status, StatusCode::OK);
 }
