@@ -184,11 +184,14 @@ impl AuthService {
                 Error::Internal("the token lifetime overflows the calendar".to_string())
             })?;
         self.store
-            .insert_session(SessionRecord {
-                token_hash,
-                player_id,
-                expires_at,
-            })
+            .insert_session(
+                SessionRecord {
+                    token_hash,
+                    player_id,
+                    expires_at,
+                },
+                self.limits.sessions_per_player,
+            )
             .await?;
         Ok(token)
     }

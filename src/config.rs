@@ -129,6 +129,10 @@ pub struct Config {
     )]
     pub signups_per_client_per_hour: u32,
 
+    /// Sessions (tokens) one player may hold at once; logging in beyond it ends the oldest.
+    #[arg(long, env = "SNAKE_ARENA_MAX_SESSIONS_PER_PLAYER", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_sessions_per_player: u16,
+
     /// Scores a player may submit per minute. 0 turns the limit off.
     #[arg(
         long,
@@ -161,6 +165,7 @@ impl Config {
                 HOUR,
             ),
             signups_per_client: RateLimiter::optional(self.signups_per_client_per_hour, HOUR),
+            sessions_per_player: usize::from(self.max_sessions_per_player),
         }
     }
 

@@ -165,6 +165,8 @@ pub struct AuthLimits {
     pub failed_logins_per_client: RateLimiter,
     /// Successful sign-ups per client address.
     pub signups_per_client: RateLimiter,
+    /// Sessions one player may hold at once; a new login beyond it ends the oldest session.
+    pub sessions_per_player: usize,
 }
 
 impl AuthLimits {
@@ -174,6 +176,7 @@ impl AuthLimits {
             failed_logins_per_account: RateLimiter::unlimited(),
             failed_logins_per_client: RateLimiter::unlimited(),
             signups_per_client: RateLimiter::unlimited(),
+            sessions_per_player: usize::MAX,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! An in-memory `Store` behind std `RwLock`s, with per-mode ordered score indexes so top-N reads never scan every score.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
@@ -19,7 +19,7 @@ use crate::tokens::TokenHash;
 #[derive(Default)]
 pub struct MemoryStore {
     players: RwLock<PlayerTable>,
-    sessions: RwLock<HashMap<TokenHash, SessionRecord>>,
+    sessions: RwLock<SessionTable>,
     scores: RwLock<ScoreIndex>,
     active_games: RwLock<BTreeMap<Uuid, ActiveGame>>,
 }
@@ -37,6 +37,29 @@ struct PlayerTable {
     players_by_id: HashMap<Uuid, StoredPlayer>,
     player_id_by_email_key: HashMap<String, Uuid>,
     player_id_by_username_key: HashMap<String, Uuid>,
+}
+
+/// Sessions by token hash, and each player's token hashes oldest first, under one lock so the
+/// per-player cap and the table never disagree.
+#[derive(Default)]
+struct SessionTable {
+    by_token_hash: HashMap<TokenHash, SessionRecord>,
+    token_hashes_by_player: HashMap<Uuid, VecDeque<TokenHash>>,
+}
+
+impl SessionTable {
+    fn remove(&mut self, token_hash: &TokenHash) -> bool {
+        let Some(session) = self.by_token_hash.remove(token_hash) else {
+            return false;
+        };
+        if let Some(hashes) = self.token_hashes_by_player.get_mut(&session.player_id) {
+            hashes.retain(|hash| hash != token_hash);
+            if hashes.is_empty() {
+                self.token_hashes_by_player.remove(&session.player_id);
+            }
+        }
+        true
+    }
 }
 
 /// The position of a score on the leaderboard; ordering by it gives best first, then earlier,
@@ -136,17 +159,30 @@ impl Store for MemoryStore {
         Ok(read(&self.players).players_by_id.get(&id).cloned())
     }
 
-    async fn insert_session(&self, session: SessionRecord) -> Result<()> {
-        write(&self.sessions).insert(session.token_hash, session);
+    async fn insert_session(&self, session: SessionRecord, max_per_player: usize) -> Result<()> {
+        let mut sessions = write(&self.sessions);
+        let hashes = sessions
+            .token_hashes_by_player
+            .entry(session.player_id)
+            .or_default();
+        hashes.push_back(session.token_hash);
+        let mut evicted = Vec::new();
+        while hashes.len() > max_per_player.max(1) {
+            evicted.extend(hashes.pop_front());
+        }
+        sessions.by_token_hash.insert(session.token_hash, session);
+        for token_hash in evicted {
+            sessions.by_token_hash.remove(&token_hash);
+        }
         Ok(())
     }
 
     async fn session(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>> {
-        Ok(read(&self.sessions).get(token_hash).cloned())
+        Ok(read(&self.sessions).by_token_hash.get(token_hash).cloned())
     }
 
     async fn delete_session(&self, token_hash: &TokenHash) -> Result<bool> {
-        Ok(write(&self.sessions).remove(token_hash).is_some())
+        Ok(write(&self.sessions).remove(token_hash))
     }
 
     async fn insert_score(&self, entry: ScoreEntry) -> Result<()> {
@@ -345,11 +381,57 @@ mod tests {
             player_id: Uuid::new_v4(),
             expires_at: base_time(),
         };
-        store.insert_session(session.clone()).await.expect("insert");
+        store
+            .insert_session(session.clone(), 10)
+            .await
+            .expect("insert");
         assert_eq!(store.session(&token_hash).await, Ok(Some(session)));
         assert_eq!(store.delete_session(&token_hash).await, Ok(true));
         assert_eq!(store.delete_session(&token_hash).await, Ok(false));
         assert_eq!(store.session(&token_hash).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn a_players_oldest_sessions_go_when_the_cap_is_reached_and_others_are_untouched() {
+        let store = MemoryStore::new();
+        let player_id = Uuid::new_v4();
+        let other_id = Uuid::new_v4();
+        let session = |token: &str, player_id| SessionRecord {
+            token_hash: hash_token(token),
+            player_id,
+            expires_at: base_time(),
+        };
+        store
+            .insert_session(session("other", other_id), 3)
+            .await
+            .unwrap();
+        for index in 0..5 {
+            let token = format!("token {index}");
+            store
+                .insert_session(session(&token, player_id), 3)
+                .await
+                .unwrap();
+        }
+        for (index, kept) in [false, false, true, true, true].into_iter().enumerate() {
+            let found = store
+                .session(&hash_token(&format!("token {index}")))
+                .await
+                .unwrap();
+            assert_eq!(found.is_some(), kept, "token {index}");
+        }
+        assert!(store.session(&hash_token("other")).await.unwrap().is_some());
+        assert_eq!(store.delete_session(&hash_token("token 4")).await, Ok(true));
+        store
+            .insert_session(session("token 5", player_id), 3)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .session(&hash_token("token 2"))
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[tokio::test]

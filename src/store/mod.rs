@@ -30,7 +30,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn player_by_id(&self, id: Uuid) -> Result<Option<StoredPlayer>>;
 
-    async fn insert_session(&self, session: SessionRecord) -> Result<()>;
+    /// Adds a session. When the player then has more than `max_per_player` sessions, the
+    /// oldest ones are removed, so one account cannot pile up sessions without bound.
+    async fn insert_session(&self, session: SessionRecord, max_per_player: usize) -> Result<()>;
 
     async fn session(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>>;
 

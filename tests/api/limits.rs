@@ -188,3 +188,32 @@ async fn score_submissions_beyond_the_player_limit_are_refused_and_store_nothing
         StatusCode::CREATED
     );
 }
+
+#[tokio::test]
+async fn a_login_beyond_the_session_cap_ends_the_oldest_session() {
+    let context = TestContext::start_with(|config| config.max_sessions_per_player = 3).await;
+    let player = context.sign_up_fresh_player().await;
+    let mut tokens = vec![player.token.clone()];
+    for _ in 0..3 {
+        let (response, _) = log_in_raw(&context, &player.email, &player.password).await;
+        tokens.push(response.body["token"].as_str().unwrap().to_owned());
+    }
+    let statuses: Vec<StatusCode> = futures::future::join_all(
+        tokens
+            .iter()
+            .map(|token| context.raw_get("/api/auth/me", Some(token))),
+    )
+    .await
+    .into_iter()
+    .map(|response| response.status)
+    .collect();
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::OK
+        ]
+    );
+}
