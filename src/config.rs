@@ -140,6 +140,17 @@ pub struct Config {
         default_value_t = 30
     )]
     pub score_submissions_per_player_per_minute: u32,
+
+    /// For benchmarks: fill the store with this many generated scores at start-up, through the
+    /// store, as if that many games had been submitted (`cargo xtask bench` measures leaderboard
+    /// reads and memory with it). Hidden from `--help`: it is no setting for a real deployment.
+    #[arg(
+        long,
+        env = "SNAKE_ARENA_SYNTHETIC_SCORES",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub synthetic_scores: u64,
 }
 
 impl Config {

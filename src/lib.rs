@@ -19,5 +19,6 @@ pub mod rate_limit;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod synthetic;
 pub mod tokens;
 pub mod wire;

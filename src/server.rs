@@ -98,6 +98,11 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
             .await
             .map_err(|error| StartError::Seed(format!("{error:?}")))?;
     }
+    if config.synthetic_scores > 0 {
+        crate::synthetic::fill_scores(store.as_ref(), config.synthetic_scores)
+            .await
+            .map_err(|error| StartError::Seed(format!("{error:?}")))?;
+    }
     let token_lifetime = chrono::Duration::minutes(i64::from(config.token_lifetime_minutes));
 
     let api = api_description()?;

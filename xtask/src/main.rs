@@ -3,8 +3,12 @@
 //! - `spec-check`: prove that the running server speaks exactly `openapi.yaml`.
 //! - `ts-client`: regenerate (or `--check`) `generated/typescript/`, the TypeScript client.
 //! - `ts-client-test`: type-check that client with `tsc` and drive it against a live server.
+//! - `bench`: measure the server against a bare hyper server returning the same bytes.
+//! - `fuzz`: run schemathesis against a live server with every check (zero failures expected).
 
+mod bench;
 mod codegen;
+mod fuzz;
 mod server_process;
 mod spec_check;
 mod ts_client;
@@ -21,12 +25,28 @@ tasks:
                (--check: fail when it is stale; see `cargo xtask ts-client --help`)
   ts-client-test
                type-check the TypeScript client with tsc and run its Node test against a
-               server started on a free loopback port (--url URL: an already running one)";
+               server started on a free loopback port (--url URL: an already running one)
+  bench        build release, run the benchmarks against a bare hyper server returning the
+               same bytes, print the table and write target/bench/results.json (needs wrk;
+               --quick, --rounds N, --duration S; see `cargo xtask bench --help`)
+  fuzz         run schemathesis (pinned, installed into target/fuzz-venv/) against openapi.yaml
+               on a server started on a free loopback port, with every check and a fixed seed
+               (--max-examples N, --seed S, --url URL; see `cargo xtask fuzz --help`)";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let result = match arguments.first().map(String::as_str) {
         Some("codegen") => codegen::write_generated_api(),
+        Some("bench") if arguments.iter().any(|argument| argument == "--help") => {
+            println!("{}", bench::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Some("bench") => bench::run(&arguments[1..]),
+        Some("fuzz") if arguments.iter().any(|argument| argument == "--help") => {
+            println!("{}", fuzz::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Some("fuzz") => fuzz::run(&arguments[1..]),
         Some("ts-client" | "ts-client-test")
             if arguments.iter().any(|argument| argument == "--help") =>
         {
