@@ -36,7 +36,7 @@ impl Leaderboard {
         let entry = ScoreEntry {
             id: Uuid::new_v4(),
             player_id: player.id,
-            username: player.username.clone(),
+            username: player.username.as_str().into(),
             score,
             mode,
             recorded_at: Utc::now(),
@@ -69,7 +69,7 @@ mod tests {
             .await
             .expect("submit");
         assert_eq!(entry.player_id, player.id);
-        assert_eq!(entry.username, "Gus");
+        assert_eq!(&*entry.username, "Gus");
         assert_eq!(
             leaderboard.top(Some(GameMode::PassThrough), 10).await,
             Ok(vec![entry.clone()])

@@ -13,6 +13,7 @@ pub mod games;
 pub mod http_entrypoints;
 pub mod http_policy;
 pub mod leaderboard;
+pub mod logging;
 pub mod model;
 pub mod password;
 pub mod rate_limit;

@@ -1,5 +1,7 @@
 //! Plain domain data types (players, scores, games, sessions) shared by the store and the services.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -50,12 +52,14 @@ pub struct StoredPlayer {
 }
 
 /// One finished game's score on the leaderboard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScoreEntry {
     pub id: Uuid,
     pub player_id: Uuid,
     /// The player's username when the score was recorded, kept so listing scores needs no join.
-    pub username: String,
+    /// Shared (`Arc`) because one player has many scores: the store keeps one copy per player,
+    /// and reading a page of scores copies no names.
+    pub username: Arc<str>,
     pub score: u32,
     pub mode: GameMode,
     pub recorded_at: DateTime<Utc>,

@@ -173,7 +173,7 @@ pub async fn seed(store: &dyn Store) -> Result<()> {
             .insert_score(ScoreEntry {
                 id: Uuid::new_v4(),
                 player_id: seeded_player.id,
-                username: seeded_player.username.to_string(),
+                username: seeded_player.username.into(),
                 score,
                 mode,
                 recorded_at: now - Duration::minutes(minutes_ago),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::api::snake_arena_api_mod;
 use crate::auth::AuthService;
-use crate::config::{Config, LogFormat, LogLevel};
+use crate::config::Config;
 use crate::context::ServerState;
 use crate::games::Spectating;
 use crate::http_entrypoints::{SnakeArenaServer, openapi_document_view};
@@ -19,8 +19,6 @@ use crate::store::{MemoryStore, Store};
 pub enum StartError {
     #[error("invalid configuration: {0}")]
     Config(String),
-    #[error("cannot set up logging: {0}")]
-    Logging(String),
     #[error("cannot build the API description: {0}")]
     Api(String),
     #[error("cannot seed the store: {0}")]
@@ -40,50 +38,9 @@ pub fn api_description() -> Result<dropshot::ApiDescription<ServerState>, StartE
     Ok(api)
 }
 
-/// The server's logger: Dropshot's terminal format, or one JSON object per line.
-///
-/// Dropshot writes one line per request through it ("request completed": method, uri, status,
-/// latency, request id, client address). Nothing logged carries a password, hash or token: those
-/// only travel in bodies and the `Authorization` header, which are never logged.
-fn logger(level: LogLevel, format: LogFormat) -> Result<slog::Logger, StartError> {
-    match format {
-        LogFormat::Terminal => {
-            let level = match level {
-                LogLevel::Trace => dropshot::ConfigLoggingLevel::Trace,
-                LogLevel::Debug => dropshot::ConfigLoggingLevel::Debug,
-                LogLevel::Info => dropshot::ConfigLoggingLevel::Info,
-                LogLevel::Warn => dropshot::ConfigLoggingLevel::Warn,
-                LogLevel::Error => dropshot::ConfigLoggingLevel::Error,
-            };
-            dropshot::ConfigLogging::StderrTerminal { level }
-                .to_logger("snake-arena")
-                .map_err(|error| StartError::Logging(error.to_string()))
-        }
-        LogFormat::Json => {
-            use slog::Drain;
-            let level = match level {
-                LogLevel::Trace => slog::Level::Trace,
-                LogLevel::Debug => slog::Level::Debug,
-                LogLevel::Info => slog::Level::Info,
-                LogLevel::Warn => slog::Level::Warning,
-                LogLevel::Error => slog::Level::Error,
-            };
-            let json = slog_json::Json::new(std::io::stderr())
-                .add_default_keys()
-                .build()
-                .fuse();
-            let drain = slog_async::Async::new(json).build().fuse();
-            Ok(slog::Logger::root(
-                slog::LevelFilter::new(drain, level).fuse(),
-                slog::o!("name" => "snake-arena"),
-            ))
-        }
-    }
-}
-
 /// Starts serving; the returned server runs until it is closed or dropped.
 pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>, StartError> {
-    let log = logger(config.log_level, config.log_format)?;
+    let log = crate::logging::logger(config.log_level, config.log_format);
     let cors = config.cors_policy().map_err(StartError::Config)?;
     let cost = config.scrypt_cost().map_err(StartError::Config)?;
     let hasher = PasswordHasher::new(

@@ -6,6 +6,8 @@
 //! evenly over both modes and over a thousand made-up players, with usernames of a typical length.
 //! The players have no accounts: a score only carries its player's id and username.
 
+use std::sync::Arc;
+
 use chrono::{Duration, Utc};
 use uuid::Uuid;
 
@@ -24,6 +26,9 @@ const MAX_SCORE: u64 = 1_000_000;
 pub async fn fill_scores(store: &dyn Store, count: u64) -> Result<()> {
     let now = Utc::now();
     let mut random = SplitMix64(0x5eed_5c0e_5eed_5c0e);
+    let usernames: Vec<Arc<str>> = (0..SYNTHETIC_PLAYERS)
+        .map(|player| format!("synthetic_{player:04}").into())
+        .collect();
     for index in 0..count {
         let player = index % SYNTHETIC_PLAYERS;
         let milliseconds_ago = i64::try_from(count - index).unwrap_or(i64::MAX);
@@ -34,7 +39,7 @@ pub async fn fill_scores(store: &dyn Store, count: u64) -> Result<()> {
                     0x5e17_4e71_c000_4000,
                     0x8000_0000_0000_0000 | player,
                 ),
-                username: format!("synthetic_{player:04}"),
+                username: Arc::clone(&usernames[player as usize]),
                 score: u32::try_from(random.next() % (MAX_SCORE + 1)).unwrap_or(0),
                 mode: GameMode::ALL[usize::from(index % 2 == 1)],
                 recorded_at: now - Duration::milliseconds(milliseconds_ago),

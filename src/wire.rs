@@ -55,10 +55,10 @@ pub fn auth_response_to_wire(
 pub fn leaderboard_entry_to_wire(entry: ScoreEntry) -> Result<types::LeaderboardEntry, ApiError> {
     Ok(types::LeaderboardEntry {
         id: entry.id,
-        username: types::Username::try_from(entry.username)?,
+        username: types::Username::try_from(String::from(&*entry.username))?,
         score: score_to_wire(entry.score)?,
         mode: game_mode_to_wire(entry.mode),
-        timestamp: entry.recorded_at,
+        timestamp: entry.recorded_at.into(),
     })
 }
 
@@ -83,4 +83,30 @@ pub fn active_game_to_wire(game: ActiveGame) -> Result<types::ActiveGame, ApiErr
         snake: types::ActiveGameSnake::try_from(snake)?,
         food: cell_to_wire(game.food)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use crate::api::support;
+
+    /// The contract's timestamps must read exactly as chrono's own serializer writes them, with
+    /// whole seconds, milliseconds, microseconds and nanoseconds alike.
+    #[test]
+    fn timestamps_serialize_exactly_as_chrono_serializes_them() {
+        let whole = Utc.with_ymd_and_hms(2026, 12, 1, 9, 5, 7).single().unwrap();
+        for nanoseconds in [0, 120_000_000, 123_456_000, 123_456_789, 1, 999_999_999] {
+            let time = whole + chrono::Duration::nanoseconds(nanoseconds);
+            assert_eq!(
+                serde_json::to_string(&support::DateTime::from(time)).unwrap(),
+                serde_json::to_string(&time).unwrap()
+            );
+        }
+        let far = Utc.with_ymd_and_hms(12345, 1, 1, 0, 0, 0).single().unwrap();
+        assert_eq!(
+            serde_json::to_string(&support::DateTime(far)).unwrap(),
+            serde_json::to_string(&far).unwrap()
+        );
+    }
 }

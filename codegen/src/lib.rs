@@ -8,6 +8,7 @@
 
 mod names;
 mod operations;
+mod patterns;
 pub mod routes;
 mod schemas;
 

@@ -680,11 +680,14 @@ impl<'a> TypeGenerator<'a> {
                                 format!("the pattern does not compile: {error}"),
                             ));
                         }
-                        quote! {
-                            static PATTERN: ::std::sync::LazyLock<::regex_lite::Regex> = ::std::sync::LazyLock::new(|| {
-                                ::regex_lite::Regex::new(#pattern).expect("the generator compiled this pattern at build time")
-                            });
-                            support::check_pattern(&value, &PATTERN)?;
+                        match crate::patterns::CharacterClassPattern::parse(pattern) {
+                            Some(class) => class.check_tokens(pattern),
+                            None => quote! {
+                                static PATTERN: ::std::sync::LazyLock<::regex_lite::Regex> = ::std::sync::LazyLock::new(|| {
+                                    ::regex_lite::Regex::new(#pattern).expect("the generator compiled this pattern at build time")
+                                });
+                                support::check_pattern(&value, &PATTERN)?;
+                            },
                         }
                     }
                     None => quote!(),
@@ -1031,9 +1034,7 @@ fn string_rust_type(string: &StringType, pointer: &str) -> Result<TokenStream, G
         VariantOrUnknownOrEmpty::Empty | VariantOrUnknownOrEmpty::Item(StringFormat::Password) => {
             quote!(::std::string::String)
         }
-        VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => {
-            quote!(::chrono::DateTime<::chrono::Utc>)
-        }
+        VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => quote!(support::DateTime),
         VariantOrUnknownOrEmpty::Unknown(format) if format == "uuid" => quote!(::uuid::Uuid),
         VariantOrUnknownOrEmpty::Unknown(format) if format == "email" => {
             quote!(::std::string::String)

@@ -2,9 +2,12 @@
 //!
 //! It builds the release server and starts it with production settings (seeded, info logging),
 //! and, in the same run, the ceiling: a bare hyper server that answers each benchmarked request
-//! with the exact status, headers and body our server gave for it (`bench/ceiling.rs`). wrk then
-//! drives each scenario against both at each concurrency, alternating which goes first, for
-//! several rounds; the table gives medians over the rounds and the ratio ours/ceiling.
+//! with the exact status, headers and body our server gave for it (`bench/ceiling.rs`), and the
+//! Dropshot floor: a Dropshot server that logs as ours does and replays the same answers from one
+//! endpoint (`examples/dropshot_floor.rs`), which shows what the framework costs before any of
+//! our code runs. wrk then drives each scenario against all three at each concurrency, rotating
+//! which goes first, for several rounds; the table gives medians over the rounds, the ratio
+//! ours/ceiling (the target) and the floor's own ratio to the ceiling (the framework's share).
 //!
 //! Then it measures what the issue's other targets name: leaderboard reads and resident memory
 //! with 10^3, 10^5 and 10^6 stored scores (loaded through the store at start-up by the server's
@@ -253,6 +256,7 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
 struct Binaries {
     server: PathBuf,
     xtask: PathBuf,
+    dropshot_floor: PathBuf,
 }
 
 fn target_directory() -> PathBuf {
@@ -261,12 +265,14 @@ fn target_directory() -> PathBuf {
         .unwrap_or_else(|| repository_root().join("target"))
 }
 
-/// Builds the release server and the release xtask (which serves the ceiling).
+/// Builds the release server, the release xtask (which serves the ceiling) and the Dropshot
+/// floor.
 fn build() -> Result<Binaries, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     for arguments in [
         ["build", "--release", "--bin", "snake-arena-server"],
         ["build", "--release", "--package", "xtask"],
+        ["build", "--release", "--example", "dropshot_floor"],
     ] {
         eprintln!("bench: cargo {}", arguments.join(" "));
         let status = Command::new(&cargo)
@@ -282,6 +288,7 @@ fn build() -> Result<Binaries, String> {
     Ok(Binaries {
         server: release.join("snake-arena-server"),
         xtask: release.join("xtask"),
+        dropshot_floor: release.join("examples").join("dropshot_floor"),
     })
 }
 
@@ -297,12 +304,13 @@ struct Startup {
     idle_rss: Vec<u64>,
 }
 
-/// One scenario at one concurrency, against both servers.
+/// One scenario at one concurrency, against the three servers.
 struct Comparison {
     scenario: String,
     kind: Kind,
     connections: u32,
     ours: Vec<LoadResult>,
+    floor: Vec<LoadResult>,
     ceiling: Vec<LoadResult>,
 }
 
@@ -406,25 +414,33 @@ impl Bench {
         std::fs::write(&responses_path, document.to_string())
             .map_err(|error| format!("cannot write {}: {error}", responses_path.display()))?;
         let mut ceiling = BenchProcess::start_ceiling(&self.binaries.xtask, &responses_path)?;
+        let mut floor = BenchProcess::start_floor(
+            &self.binaries.dropshot_floor,
+            &responses_path,
+            &self.server_arguments(0),
+        )?;
         for (scenario, ours_response) in scenarios.iter().zip(&recorded) {
-            let request = &scenario.request;
-            let replayed = exchange(
-                ceiling.address,
-                &request.method,
-                &request.target,
-                &request.headers,
-                request.body.as_deref(),
-            )?;
-            if replayed != *ours_response {
-                return Err(format!(
-                    "{}: the ceiling does not replay our answer:\n ours:    {ours_response:?}\n ceiling: {replayed:?}",
-                    scenario.name
-                ));
+            for (replayer, label) in [(&ceiling, "ceiling"), (&floor, "Dropshot floor")] {
+                let request = &scenario.request;
+                let replayed = exchange(
+                    replayer.address,
+                    &request.method,
+                    &request.target,
+                    &request.headers,
+                    request.body.as_deref(),
+                )?;
+                // The floor's Dropshot writes a request id of its own.
+                if without_request_id(&replayed) != without_request_id(ours_response) {
+                    return Err(format!(
+                        "{}: the {label} does not replay our answer:\n ours:    {ours_response:?}\n {label}: {replayed:?}",
+                        scenario.name
+                    ));
+                }
             }
         }
 
-        eprintln!("bench: warming both servers up");
-        for server in [&ours, &ceiling] {
+        eprintln!("bench: warming the three servers up");
+        for server in [&ours, &floor, &ceiling] {
             load::run(
                 &server.base_url(),
                 &scenarios[0].request,
@@ -434,7 +450,7 @@ impl Bench {
             )?;
         }
 
-        let total = scenarios.len() * self.options.connections.len() * self.options.rounds * 2;
+        let total = scenarios.len() * self.options.connections.len() * self.options.rounds * 3;
         let mut done = 0;
         let mut comparisons = Vec::new();
         for scenario in &scenarios {
@@ -444,16 +460,17 @@ impl Bench {
                     kind: scenario.kind,
                     connections,
                     ours: Vec::new(),
+                    floor: Vec::new(),
                     ceiling: Vec::new(),
                 };
                 for round in 0..self.options.rounds {
-                    // A/B, then B/A: neither server always runs right after the other.
-                    let ours_first = round % 2 == 0;
-                    for ours_turn in [ours_first, !ours_first] {
-                        let (server, results, label) = if ours_turn {
-                            (&mut ours, &mut comparison.ours, "ours")
-                        } else {
-                            (&mut ceiling, &mut comparison.ceiling, "ceiling")
+                    // Each round starts with another server: none always runs right after the
+                    // same other one.
+                    for turn in 0..3 {
+                        let (server, results, label) = match (round + turn) % 3 {
+                            0 => (&mut ours, &mut comparison.ours, "ours"),
+                            1 => (&mut floor, &mut comparison.floor, "floor"),
+                            _ => (&mut ceiling, &mut comparison.ceiling, "ceiling"),
                         };
                         let result = measure(
                             server,
@@ -544,6 +561,15 @@ impl Bench {
         }
         Ok(Growth { servers, reads })
     }
+}
+
+/// A recorded answer with its request id left out, to compare answers from different servers.
+fn without_request_id(response: &RecordedResponse) -> RecordedResponse {
+    let mut response = response.clone();
+    response
+        .headers
+        .retain(|(name, _)| !name.eq_ignore_ascii_case("x-request-id"));
+    response
 }
 
 /// One wrk run against `server`, with the server's CPU time per answered request.
@@ -753,6 +779,16 @@ impl Comparison {
         medians(&self.ours).p99_ms / medians(&self.ceiling).p99_ms
     }
 
+    /// The Dropshot floor's requests/s over the ceiling's: the most any Dropshot server reaches.
+    fn floor_ratio(&self) -> f64 {
+        medians(&self.floor).requests_per_second / medians(&self.ceiling).requests_per_second
+    }
+
+    /// Ours over the floor: the share of the framework's best that our own code leaves.
+    fn ours_to_floor_ratio(&self) -> f64 {
+        medians(&self.ours).requests_per_second / medians(&self.floor).requests_per_second
+    }
+
     fn meets_target(&self) -> bool {
         match self.kind {
             Kind::Read => self.ratio() >= READ_MIN_RATIO && self.p99_ratio() <= READ_MAX_P99_RATIO,
@@ -817,10 +853,13 @@ impl Report<'_> {
     }
 
     fn invalid_runs(&self) -> usize {
-        let comparison_runs = self
-            .comparisons
-            .iter()
-            .flat_map(|comparison| comparison.ours.iter().chain(&comparison.ceiling));
+        let comparison_runs = self.comparisons.iter().flat_map(|comparison| {
+            comparison
+                .ours
+                .iter()
+                .chain(&comparison.floor)
+                .chain(&comparison.ceiling)
+        });
         let growth_runs = self.growth.reads.iter().flat_map(|read| read.runs.iter());
         comparison_runs
             .chain(growth_runs)
@@ -927,15 +966,16 @@ impl Report<'_> {
         let _ = writeln!(
             text,
             "Servers, wrk and anything else on the machine share these cores. Each figure is the \
-             median of {} round(s) of {} s per server, rounds alternating ours/ceiling.",
+             median of {} round(s) of {} s per server, each round starting with another server.",
             self.options.rounds,
             self.options.duration.as_secs()
         );
         let _ = writeln!(
             text,
             "Ours: `snake-arena-server --bind 127.0.0.1:PORT {}` (seeded; otherwise default \
-             settings; log to a pipe that is read and dropped). Ceiling: bare hyper returning \
-             our recorded answers.",
+             settings; log to a pipe that is read and dropped). Floor: Dropshot with our logger \
+             and settings, one endpoint replaying our recorded answers. Ceiling: bare hyper \
+             replaying them. ratio = ours/ceiling (the target).",
             self.scenario_arguments.join(" ")
         );
         let _ = writeln!(
@@ -951,28 +991,32 @@ impl Report<'_> {
         );
         text.push('\n');
         text.push_str(
-            "| scenario | conns | ours req/s | ceiling req/s | ratio | ours p50 ms | ours p99 ms \
-             | ceiling p50 ms | ceiling p99 ms | p99 ours/ceiling | ours CPU µs/req \
-             | ceiling CPU µs/req | target |\n",
+            "| scenario | conns | ours req/s | floor req/s | ceiling req/s | ratio | floor/ceiling \
+             | ours/floor | ours p50 ms | ours p99 ms | ceiling p99 ms | p99 ours/ceiling \
+             | CPU µs/req ours / floor / ceiling | target |\n",
         );
-        text.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        text.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for comparison in &self.comparisons {
             let ours = medians(&comparison.ours);
+            let floor = medians(&comparison.floor);
             let ceiling = medians(&comparison.ceiling);
             let _ = writeln!(
                 text,
-                "| `{}` | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {} |",
+                "| `{}` | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} / {:.1} / {:.1} | {} |",
                 comparison.scenario,
                 comparison.connections,
                 thousands(ours.requests_per_second),
+                thousands(floor.requests_per_second),
                 thousands(ceiling.requests_per_second),
                 comparison.ratio(),
+                comparison.floor_ratio(),
+                comparison.ours_to_floor_ratio(),
                 ours.p50_ms,
                 ours.p99_ms,
-                ceiling.p50_ms,
                 ceiling.p99_ms,
                 comparison.p99_ratio(),
                 ours.cpu_us_per_request,
+                floor.cpu_us_per_request,
                 ceiling.cpu_us_per_request,
                 verdict(comparison.meets_target())
             );
@@ -1058,13 +1102,20 @@ impl Report<'_> {
             .iter()
             .map(|comparison| {
                 let ours = medians(&comparison.ours);
+                let floor = medians(&comparison.floor);
                 let ceiling = medians(&comparison.ceiling);
                 serde_json::json!({
                     "scenario": comparison.scenario,
                     "connections": comparison.connections,
                     "ours_rps": round_to(ours.requests_per_second, 1),
+                    "floor_rps": round_to(floor.requests_per_second, 1),
                     "ceiling_rps": round_to(ceiling.requests_per_second, 1),
                     "ratio": round_to(comparison.ratio(), 3),
+                    "floor_ratio": round_to(comparison.floor_ratio(), 3),
+                    "ours_to_floor_ratio": round_to(comparison.ours_to_floor_ratio(), 3),
+                    "floor_p50_ms": round_to(floor.p50_ms, 3),
+                    "floor_p99_ms": round_to(floor.p99_ms, 3),
+                    "floor_cpu_us_per_request": round_to(floor.cpu_us_per_request, 2),
                     "ours_p50_ms": round_to(ours.p50_ms, 3),
                     "ours_p99_ms": round_to(ours.p99_ms, 3),
                     "ceiling_p50_ms": round_to(ceiling.p50_ms, 3),
@@ -1075,6 +1126,7 @@ impl Report<'_> {
                     "target": comparison.target(),
                     "target_met": comparison.meets_target(),
                     "ours_runs": runs_json(&comparison.ours),
+                    "floor_runs": runs_json(&comparison.floor),
                     "ceiling_runs": runs_json(&comparison.ceiling),
                 })
             })

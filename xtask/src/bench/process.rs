@@ -1,6 +1,6 @@
-//! The processes a benchmark runs (our release server, the ceiling) and what it reads from them:
-//! the time from spawn to the first healthy answer, resident memory, and whole HTTP exchanges
-//! (status, headers, body) to record and check answers.
+//! The processes a benchmark runs (our release server, the Dropshot floor, the ceiling) and what
+//! it reads from them: the time from spawn to the first healthy answer, resident memory, and
+//! whole HTTP exchanges (status, headers, body) to record and check answers.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -85,16 +85,39 @@ impl BenchProcess {
     /// Starts the ceiling (`xtask bench --serve-ceiling FILE` from the release build of xtask)
     /// and returns once it has reported the port it listens on.
     pub fn start_ceiling(xtask_binary: &Path, responses: &Path) -> Result<Self, String> {
-        let spawned_at = Instant::now();
-        let mut child = Command::new(xtask_binary)
+        let mut command = Command::new(xtask_binary);
+        command
             .arg("bench")
             .arg("--serve-ceiling")
             .arg(responses)
+            .stderr(Stdio::inherit());
+        Self::start_replayer(command, "the ceiling server")
+    }
+
+    /// Starts the Dropshot floor (`examples/dropshot_floor.rs`, release build) with our server's
+    /// `arguments`, its log read and dropped like ours, and returns once it has reported its port.
+    pub fn start_floor(
+        binary: &Path,
+        responses: &Path,
+        arguments: &[String],
+    ) -> Result<Self, String> {
+        let mut command = Command::new(binary);
+        command
+            .arg(responses)
+            .args(arguments)
+            .stderr(Stdio::piped());
+        Self::start_replayer(command, "the Dropshot floor")
+    }
+
+    /// Spawns a server that prints the port it listens on as its first line of output.
+    fn start_replayer(mut command: Command, name: &str) -> Result<Self, String> {
+        let spawned_at = Instant::now();
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|error| format!("cannot start {}: {error}", xtask_binary.display()))?;
+            .map_err(|error| format!("cannot start {name}: {error}"))?;
+        let log_tail = drain_log(child.stderr.take());
         let mut first_line = String::new();
         if let Some(stdout) = child.stdout.take() {
             let _ = BufReader::new(stdout).read_line(&mut first_line);
@@ -103,7 +126,7 @@ impl BenchProcess {
             let _ = child.kill();
             let _ = child.wait();
             return Err(format!(
-                "the ceiling server did not report its port (it said `{}`)",
+                "{name} did not report its port (it said `{}`)",
                 first_line.trim()
             ));
         };
@@ -111,7 +134,7 @@ impl BenchProcess {
             child,
             address: SocketAddr::from(([127, 0, 0, 1], port)),
             started_within: spawned_at.elapsed(),
-            log_tail: Arc::default(),
+            log_tail,
         })
     }
 
