@@ -366,6 +366,27 @@ async fn anything_but_whitespace_after_the_json_value_is_a_400_and_stores_nothin
 }
 
 #[tokio::test]
+async fn deeply_nested_json_is_a_400_and_never_exhausts_the_stack() {
+    let context = TestContext::start().await;
+    let player = context.sign_up_fresh_player().await;
+    let depth = 6000;
+    let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let in_a_field = format!(r#"{{"score": {nested}, "mode": "walls"}}"#);
+    let unclosed = "{\"a\":".repeat(depth / 2);
+    assert_submissions_refused(
+        &context,
+        &player,
+        &[
+            (nested.as_str(), "unable to parse JSON body"),
+            (in_a_field.as_str(), "score"),
+            (unclosed.as_str(), "unable to parse JSON body"),
+        ],
+    )
+    .await;
+    assert_still_serving(&context).await;
+}
+
+#[tokio::test]
 async fn a_score_out_of_int32_or_not_written_as_a_plain_integer_is_a_400_naming_the_score() {
     let context = TestContext::start().await;
     let player = context.sign_up_fresh_player().await;
