@@ -754,7 +754,7 @@ pub mod types {
                 .build()
         }
     }
-    /// 8 to 128 characters, any Unicode; never truncated.
+    /// 8 to 128 characters, any Unicode; never truncated. At signup it must also not be easy to guess: the zxcvbn estimator must rate it at least 2 of 4, which refuses every one of its 30,000 most common passwords (compared ignoring case) and small changes to them.
     #[derive(Clone, PartialEq, Eq, Hash)]
     pub struct Password(::std::string::String);
     impl ::std::fmt::Debug for Password {
@@ -812,7 +812,9 @@ pub mod types {
                 .format("password")
                 .min_length(8u32)
                 .max_length(128u32)
-                .description("8 to 128 characters, any Unicode; never truncated.")
+                .description(
+                    "8 to 128 characters, any Unicode; never truncated. At signup it must also not be easy to guess: the zxcvbn estimator must rate it at least 2 of 4, which refuses every one of its 30,000 most common passwords (compared ignoring case) and small changes to them.",
+                )
                 .build()
         }
     }
@@ -1852,7 +1854,7 @@ pub trait SnakeArenaApi {
     >;
     /// Create an account and log in.
     ///
-    /// Creates a player account and returns it with a bearer token, so the player is logged in at once. Email and username are unique ignoring case. Sign-ups are rate-limited per client address (429 with Retry-After).
+    /// Creates a player account and returns it with a bearer token, so the player is logged in at once. Email and username are unique ignoring case. A password that is one of the most common passwords, in any case, or too close to one or to the username or email, is refused with 400 `invalid_input` saying why. Sign-ups are rate-limited per client address (429 with Retry-After).
     #[endpoint{method = POST,
     path = "/api/auth/signup",
     operation_id = "auth_signup",

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::model::{PlayerProfile, SessionRecord, StoredPlayer};
 use crate::password::PasswordHasher;
+use crate::password_policy::check_new_password;
 use crate::rate_limit::{AuthLimits, client_key};
 use crate::store::{Store, comparison_key};
 use crate::tokens::{hash_token, issue_token};
@@ -42,7 +43,7 @@ impl AuthService {
     /// The email is stored trimmed and lowercased; the username keeps the case it was typed
     /// with (trimmed), while uniqueness of both ignores case. Successful sign-ups are limited
     /// per client address; the limit is checked before any work, and a sign-up that fails does
-    /// not count.
+    /// not count. A password that is too easy to guess is refused (see `password_policy`).
     pub async fn sign_up(
         &self,
         email: &str,
@@ -66,6 +67,14 @@ impl AuthService {
     ) -> Result<(PlayerProfile, String)> {
         let email = comparison_key(email);
         let username = username.trim().to_string();
+        // A refused password is bad input, so it is reported before any conflict; zxcvbn takes
+        // up to a few milliseconds, which would hold up other requests on an async thread.
+        let (candidate, name, address) = (password.to_owned(), username.clone(), email.clone());
+        tokio::task::spawn_blocking(move || check_new_password(&candidate, &name, &address))
+            .await
+            .map_err(|failure| {
+                Error::Internal(format!("the password check did not finish: {failure}"))
+            })??;
         // Checking before hashing means a duplicate costs no scrypt work; `create_player` checks
         // again atomically, so a race between two sign-ups is still caught.
         if self.store.player_by_email(&email).await?.is_some() {
@@ -305,12 +314,12 @@ mod tests {
             .await
             .expect("sign up");
         assert_eq!(
-            auth.sign_up("DEE@EXAMPLE.COM", "Someone", "password-x", CLIENT)
+            auth.sign_up("DEE@EXAMPLE.COM", "Someone", "a-second-account-key", CLIENT)
                 .await,
             Err(Error::EmailTaken)
         );
         assert_eq!(
-            auth.sign_up("other@example.com", "dEE", "password-x", CLIENT)
+            auth.sign_up("other@example.com", "dEE", "a-second-account-key", CLIENT)
                 .await,
             Err(Error::UsernameTaken)
         );

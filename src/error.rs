@@ -21,6 +21,13 @@ pub enum Error {
     #[error("that username is already taken")]
     UsernameTaken,
 
+    /// A new password is one of the most common passwords, or too close to one, to the player's
+    /// username or to their email. `reason` is zxcvbn's fixed explanation, never the password.
+    #[error(
+        "password: too easy to guess, so it is refused. {reason} Choose a longer or less common one, such as a few unrelated words."
+    )]
+    PasswordTooGuessable { reason: String },
+
     /// The session token is missing, unknown, expired or revoked.
     #[error("you are not logged in or your session has expired")]
     Unauthenticated,
@@ -132,6 +139,12 @@ impl ApiError {
         Self::new(dropshot::ErrorStatusCode::FORBIDDEN, code, detail)
     }
 
+    /// A request refused for its form before any route sees it (a URI or headers too large, a
+    /// body that is not labelled JSON); the code follows from the status.
+    pub fn malformed_request(status: dropshot::ErrorStatusCode, detail: impl Into<String>) -> Self {
+        Self::new(status, code_for_status(status), detail)
+    }
+
     /// Nothing lives at the requested path.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(dropshot::ErrorStatusCode::NOT_FOUND, "not_found", detail)
@@ -215,6 +228,9 @@ impl From<Error> for ApiError {
                 Self::new(Status::UNAUTHORIZED, "invalid_credentials", detail)
             }
             Error::Unauthenticated => Self::new(Status::UNAUTHORIZED, "unauthenticated", detail),
+            Error::PasswordTooGuessable { .. } => {
+                Self::new(Status::BAD_REQUEST, "invalid_input", detail)
+            }
             Error::EmailTaken => Self::new(Status::CONFLICT, "email_taken", detail),
             Error::UsernameTaken => Self::new(Status::CONFLICT, "username_taken", detail),
             Error::HashingBusy { retry_after } => Self::come_back_later(
@@ -244,8 +260,10 @@ fn code_for_status(status: dropshot::ErrorStatusCode) -> &'static str {
         405 => "method_not_allowed",
         408 => "request_timeout",
         413 => "payload_too_large",
+        414 => "uri_too_long",
         415 => "unsupported_media_type",
         429 => "too_many_requests",
+        431 => "headers_too_large",
         503 => "unavailable",
         500 => "internal",
         status if status < 500 => "client_error",
@@ -348,6 +366,9 @@ mod api_error_tests {
             ApiError::from(Error::EmailTaken),
             ApiError::from(Error::UsernameTaken),
             ApiError::from(Error::Unauthenticated),
+            ApiError::from(Error::PasswordTooGuessable {
+                reason: "This is a top-10 common password.".to_owned(),
+            }),
             ApiError::from(Error::HashingBusy {
                 retry_after: std::time::Duration::from_secs(1),
             }),

@@ -16,6 +16,7 @@ pub mod leaderboard;
 pub mod logging;
 pub mod model;
 pub mod password;
+pub mod password_policy;
 pub mod rate_limit;
 pub mod seed;
 pub mod server;

@@ -535,3 +535,56 @@ async fn login_returns_a_503_busy_when_every_hashing_slot_is_taken() {
     );
     assert!(busy >= 1, "concurrent logins find the slot taken");
 }
+
+#[tokio::test]
+async fn signup_returns_a_400_saying_why_for_the_most_common_passwords_in_any_case() {
+    let context = TestContext::start().await;
+    let suffix = unique_suffix();
+    let username = format!("careful_{suffix}");
+    let email = format!("careful{suffix}@example.com");
+    for password in [
+        "password",
+        "PASSWORD",
+        "Password1",
+        "iloveyou",
+        "12345678",
+        "qwertyuiop",
+        "Sunshine",
+        "p@ssw0rd",
+    ] {
+        let response = context
+            .raw_post_json(
+                SIGNUP,
+                &json!({"email": email, "username": username, "password": password}),
+                None,
+            )
+            .await;
+        assert_invalid_input_naming(&response, "password");
+        let detail = response.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("too easy to guess"), "{password}: {detail}");
+        // The detail names the field, and its reason may say "common password", so only other
+        // passwords can be looked for in it.
+        if !password.eq_ignore_ascii_case("password") {
+            assert!(!detail.contains(password), "{detail}");
+        }
+    }
+    // None of the refusals created the account, so the same details are still free.
+    context
+        .sign_up_player(&username, &email, "correct horse battery")
+        .await;
+}
+
+#[tokio::test]
+async fn login_never_refuses_a_password_for_being_common_only_for_being_wrong() {
+    // The rule is for new passwords; an account made before it keeps logging in.
+    let context = TestContext::start().await;
+    let player = context.sign_up_fresh_player().await;
+    expect_error(
+        context
+            .client()
+            .auth_login(&login_request(&player.email, "password123"))
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
+}

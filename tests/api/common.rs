@@ -28,8 +28,8 @@ const CHEAP_SCRYPT_LOG_N: u8 = 4;
 
 /// A running server and the clients that talk to it. Each test starts its own.
 pub struct TestContext {
-    // Held so the server lives as long as the test; the test's runtime stops it at the end.
-    _server: dropshot::HttpServer<ServerState>,
+    // The server lives as long as the test; the test's runtime stops it at the end.
+    server: dropshot::HttpServer<ServerState>,
     base_url: String,
     raw: reqwest::Client,
 }
@@ -70,7 +70,7 @@ impl TestContext {
             .expect("the server starts");
         let base_url = format!("http://{}", server.local_addr());
         Self {
-            _server: server,
+            server,
             base_url,
             raw: reqwest::Client::new(),
         }
@@ -84,6 +84,12 @@ impl TestContext {
     /// The full URL of a path such as `/api/health`.
     pub fn url(&self, path_and_query: &str) -> String {
         format!("{}{path_and_query}", self.base_url)
+    }
+
+    /// The running server's state, for tests that must know what the server keeps secret (a
+    /// password's hash, say) in order to check that no response reveals it.
+    pub fn state(&self) -> &ServerState {
+        self.server.app_private()
     }
 
     /// The generated client without credentials.
@@ -142,6 +148,17 @@ impl TestContext {
             client: self.client_with_token(&token),
             token,
         }
+    }
+
+    /// Logs `player` in again through the generated client and returns the new token.
+    pub async fn log_in_again(&self, player: &SignedUpPlayer) -> String {
+        self.client()
+            .auth_login(&login_request(&player.email, &player.password))
+            .await
+            .unwrap_or_else(|error| panic!("logging {} in fails: {error:?}", player.username))
+            .into_inner()
+            .token
+            .to_string()
     }
 
     /// Sends `GET` through the raw client, with a bearer token when one is given.

@@ -111,7 +111,7 @@ async fn signups_beyond_the_client_limit_are_refused_and_failed_signups_do_not_c
     let duplicate = context
         .raw_post_json(
             "/api/auth/signup",
-            &json!({"username": first.username, "email": first.email, "password": "password-1"}),
+            &json!({"username": first.username, "email": first.email, "password": "tortoise lantern 1"}),
             None,
         )
         .await;
@@ -122,7 +122,7 @@ async fn signups_beyond_the_client_limit_are_refused_and_failed_signups_do_not_c
     let third = json!({
         "username": format!("third_{suffix}"),
         "email": format!("third{suffix}@example.com"),
-        "password": "password-3",
+        "password": "tortoise lantern 3",
     });
     let response = context
         .raw()
@@ -137,7 +137,12 @@ async fn signups_beyond_the_client_limit_are_refused_and_failed_signups_do_not_c
         .parse()
         .ok();
     assert_rate_limited(&crate::common::read_raw(response).await, retry_after);
-    let (login, _) = log_in_raw(&context, third["email"].as_str().unwrap(), "password-3").await;
+    let (login, _) = log_in_raw(
+        &context,
+        third["email"].as_str().unwrap(),
+        "tortoise lantern 3",
+    )
+    .await;
     assert_eq!(
         login.status,
         StatusCode::UNAUTHORIZED,

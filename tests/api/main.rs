@@ -10,6 +10,7 @@ mod games;
 mod health;
 mod leaderboard;
 mod limits;
+mod malformed;
 mod process;
 mod security;
 mod spec_check;

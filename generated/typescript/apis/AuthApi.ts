@@ -221,7 +221,7 @@ export class AuthApi extends runtime.BaseAPI {
     }
 
     /**
-     * Creates a player account and returns it with a bearer token, so the player is logged in at once. Email and username are unique ignoring case. Sign-ups are rate-limited per client address (429 with Retry-After).
+     * Creates a player account and returns it with a bearer token, so the player is logged in at once. Email and username are unique ignoring case. A password that is one of the most common passwords, in any case, or too close to one or to the username or email, is refused with 400 `invalid_input` saying why. Sign-ups are rate-limited per client address (429 with Retry-After).
      * Create an account and log in.
      */
     async authSignupRaw(requestParameters: AuthSignupRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<AuthResponse>> {
@@ -232,7 +232,7 @@ export class AuthApi extends runtime.BaseAPI {
     }
 
     /**
-     * Creates a player account and returns it with a bearer token, so the player is logged in at once. Email and username are unique ignoring case. Sign-ups are rate-limited per client address (429 with Retry-After).
+     * Creates a player account and returns it with a bearer token, so the player is logged in at once. Email and username are unique ignoring case. A password that is one of the most common passwords, in any case, or too close to one or to the username or email, is refused with 400 `invalid_input` saying why. Sign-ups are rate-limited per client address (429 with Retry-After).
      * Create an account and log in.
      */
     async authSignup(requestParameters: AuthSignupRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<AuthResponse> {

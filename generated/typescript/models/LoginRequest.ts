@@ -24,7 +24,7 @@ export interface LoginRequest {
      */
     email: string;
     /**
-     * 8 to 128 characters, any Unicode; never truncated.
+     * 8 to 128 characters, any Unicode; never truncated. At signup it must also not be easy to guess: the zxcvbn estimator must rate it at least 2 of 4, which refuses every one of its 30,000 most common passwords (compared ignoring case) and small changes to them.
      */
     password: string;
 }

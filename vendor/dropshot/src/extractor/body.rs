@@ -193,12 +193,22 @@ where
     let content = match (expected_body_content_type, body_content_type) {
         (Json, Json) => {
             let jd = &mut serde_json::Deserializer::from_slice(&body);
-            serde_path_to_error::deserialize(jd).map_err(|e| {
+            let content = serde_path_to_error::deserialize(&mut *jd).map_err(|e| {
                 HttpError::for_bad_request(
                     None,
                     format!("unable to parse JSON body: {}", e),
                 )
-            })?
+            })?;
+            // Snake Arena patch: a body is one JSON value; anything after it
+            // but whitespace is refused (as `serde_json::from_slice` does),
+            // rather than silently ignored.
+            jd.end().map_err(|e| {
+                HttpError::for_bad_request(
+                    None,
+                    format!("unable to parse JSON body: {}", e),
+                )
+            })?;
+            content
         }
         (UrlEncoded, UrlEncoded) => {
             let ud = serde_urlencoded::Deserializer::new(
