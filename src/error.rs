@@ -137,6 +137,33 @@ impl ApiError {
         Self::new(dropshot::ErrorStatusCode::NOT_FOUND, "not_found", detail)
     }
 
+    /// The client took longer than the server allows to send its request (408).
+    pub fn request_timeout(detail: impl Into<String>) -> Self {
+        Self::new(
+            dropshot::ErrorStatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            detail,
+        )
+    }
+
+    /// The request's URL is longer than the server reads (414).
+    pub fn uri_too_long(detail: impl Into<String>) -> Self {
+        Self::new(
+            dropshot::ErrorStatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            detail,
+        )
+    }
+
+    /// The request's headers are larger than the server reads (431).
+    pub fn headers_too_large(detail: impl Into<String>) -> Self {
+        Self::new(
+            dropshot::ErrorStatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            detail,
+        )
+    }
+
     /// Replaces the message a client reads, for an error whose generic wording can be made more
     /// helpful where more is known (the router's 404 and 405, say).
     pub fn set_detail(&mut self, detail: impl Into<String>) {

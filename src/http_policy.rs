@@ -1,6 +1,7 @@
 //! What every request and response goes through, whatever route answers it: CORS (preflight
-//! answers and response headers), security headers, and the contract's `{code, detail}` body for
-//! errors the router produces itself. It is installed once, as Dropshot's request hook, so no
+//! answers and response headers), security headers, limits on the URL and header sizes, a
+//! deadline for the request body, and the contract's `{code, detail}` body for errors the router
+//! produces itself. It is installed once, as Dropshot's request hook, so no
 //! handler has to remember any of it.
 
 use std::sync::Arc;
@@ -12,18 +13,35 @@ use http::{Method, Response, StatusCode, Uri};
 use crate::cors::{self, CorsPolicy};
 use crate::error::ApiError;
 
+/// The longest request target (path and query), in bytes, that is routed. The API's own URLs
+/// are under 100 bytes; a longer one gets `414 uri_too_long`. (Beyond 64 KiB hyper answers 414
+/// itself, without a body, before any of this runs.)
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The most header bytes (names and values) a routed request may carry; more gets
+/// `431 headers_too_large`. (Beyond about 400 KiB for the whole head, or 100 headers, hyper
+/// answers 431 itself, without a body.)
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// The request hook: one per server, shared by every request.
 pub struct HttpPolicy {
     cors: CorsPolicy,
     routes: Arc<RouteTable>,
+    body_timeout: std::time::Duration,
 }
 
 impl HttpPolicy {
-    /// A policy for the routes a served OpenAPI document declares.
-    pub fn new(cors: CorsPolicy, document: &serde_json::Value) -> Self {
+    /// A policy for the routes a served OpenAPI document declares, giving each request body
+    /// `body_timeout` to arrive.
+    pub fn new(
+        cors: CorsPolicy,
+        document: &serde_json::Value,
+        body_timeout: std::time::Duration,
+    ) -> Self {
         Self {
             cors,
             routes: Arc::new(RouteTable::from_openapi(document)),
+            body_timeout,
         }
     }
 
@@ -96,7 +114,7 @@ impl RequestHook for HttpPolicy {
         let varies_by_origin = self.cors.varies_by_origin();
         let uri = request.uri().clone();
         let routes = Arc::clone(&self.routes);
-        RequestHookDecision::Proceed(Some(Box::new(move |response: &mut Response<Body>| {
+        let finish: dropshot::ResponseFinisher = Box::new(move |response: &mut Response<Body>| {
             let status = response.status();
             let headers = response.headers_mut();
             add_security_headers(headers);
@@ -115,7 +133,16 @@ impl RequestHook for HttpPolicy {
             {
                 headers.insert(header::ALLOW, methods.clone());
             }
-        })))
+        });
+        if let Some(refusal) = oversized_head(request) {
+            let mut response = refusal
+                .into_response(Response::builder())
+                .unwrap_or_else(|_| Response::new(Body::empty()));
+            finish(&mut response);
+            return RequestHookDecision::Respond(response);
+        }
+        crate::body_deadline::apply(request, self.body_timeout);
+        RequestHookDecision::Proceed(Some(finish))
     }
 
     fn render_framework_error(
@@ -136,6 +163,31 @@ impl RequestHook for HttpPolicy {
             .into_response(Response::builder())
             .unwrap_or_else(|failure| failure.into_response(request_id))
     }
+}
+
+/// The refusal for a request whose URL or headers are larger than the API reads, if they are.
+fn oversized_head(request: &http::Request<Body>) -> Option<ApiError> {
+    let uri_bytes = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if uri_bytes > MAX_URI_BYTES {
+        return Some(ApiError::uri_too_long(format!(
+            "the URL is {uri_bytes} bytes long; at most {MAX_URI_BYTES} are accepted"
+        )));
+    }
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Some(ApiError::headers_too_large(format!(
+            "the request headers are {header_bytes} bytes long; at most {MAX_HEADER_BYTES} are \
+             accepted"
+        )));
+    }
+    None
 }
 
 /// Headers every response carries. `Cache-Control: no-store` is the default because most answers

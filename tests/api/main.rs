@@ -12,4 +12,5 @@ mod leaderboard;
 mod limits;
 mod process;
 mod security;
+mod slow_clients;
 mod spec_check;

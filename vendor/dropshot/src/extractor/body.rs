@@ -415,10 +415,16 @@ impl StreamingBody {
         async_stream::try_stream! {
             let mut bytes_read: usize = 0;
             while let Some(frame_res) = self.body.frame().await {
-                let frame = frame_res.map_err(|e| HttpError::for_bad_request(
-                    None,
-                    format!("error streaming request body: {}", e),
-                ))?;
+                // Snake Arena patch: a body that fails with an `HttpError`
+                // (such as a wrapper's 408 for a body that arrives too slowly)
+                // gets that error as its answer; any other failure is a 400.
+                let frame = frame_res.map_err(|e| match e.downcast::<HttpError>() {
+                    Ok(error) => *error,
+                    Err(e) => HttpError::for_bad_request(
+                        None,
+                        format!("error streaming request body: {}", e),
+                    ),
+                })?;
                 let Ok(buf) = frame.into_data() else { continue }; // skip trailers
                 let len = buf.len();
 
