@@ -158,6 +158,23 @@ async fn a_client_that_stops_inside_the_http2_preface_is_cut_off() {
 }
 
 #[tokio::test]
+async fn an_idle_http2_connection_is_closed_after_the_header_timeout() {
+    // hyper never closes an idle HTTP/2 connection by itself; the idle timeout does. The client
+    // sends the preface and an empty SETTINGS frame, then nothing.
+    let context = TestContext::start_with(|config| config.header_timeout_seconds = 1).await;
+    let mut stream = connect(&context).await;
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let received = read_until_closed(&mut stream, CUT_OFF_WITHIN)
+        .await
+        .expect("an idle HTTP/2 connection is closed");
+    // The server spoke HTTP/2 before it closed: its first frame is its SETTINGS (type 4).
+    assert_eq!(received.get(3), Some(&4), "{received:?}");
+}
+
+#[tokio::test]
 async fn a_connection_opened_after_a_quiet_spell_longer_than_the_header_timeout_is_served() {
     // A connection's idle time counts from when it is accepted, not from when its slot freed up.
     let context = TestContext::start_with(|config| config.header_timeout_seconds = 1).await;
