@@ -5,7 +5,8 @@ Usage: scripts/measure_slow_clients.py HOST:PORT SERVER_PID [IDLE_CONNECTIONS]
 
 Prints, for the server's configured limits: how long a client that sends its headers a byte
 every half second is held, how long a client that sends its body that way is held (and what it
-is answered), how long a silent connection is held, and, after opening IDLE_CONNECTIONS (default
+is answered), how long a silent connection is held, how long a keep-alive connection is held
+after its answer, and, after opening IDLE_CONNECTIONS (default
 1100) silent connections at once, how many of them the server holds (its open sockets, read from
 /proc/SERVER_PID/fd) and when one more client is answered.
 """
@@ -90,6 +91,18 @@ def main():
     started = time.monotonic()
     stream.recv(1)
     print(f"silent connection: held {time.monotonic() - started:.1f} s")
+    stream.close()
+
+    stream = connect(address)
+    stream.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = stream.recv(65536)
+    started = time.monotonic()
+    while stream.recv(65536):
+        pass
+    print(
+        f"keep-alive connection after its answer ({first_line(answer)}): "
+        f"held {time.monotonic() - started:.1f} s"
+    )
     stream.close()
 
     baseline = open_sockets(pid)
