@@ -254,6 +254,30 @@ async fn a_body_that_keeps_trickling_is_cut_off_at_the_deadline_not_at_a_pause()
 }
 
 #[tokio::test]
+async fn a_body_over_the_size_limit_that_then_stalls_gets_a_408_in_bounded_time() {
+    // Past the size limit Dropshot reads the rest of the body before it answers 413, so that
+    // the client can read the answer; the deadline bounds that read too.
+    let context = TestContext::start_with(|config| {
+        config.body_timeout_seconds = 1;
+        config.max_body_bytes = 256;
+    })
+    .await;
+    let mut stream = connect(&context).await;
+    stream
+        .write_all(
+            b"POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    stream.write_all(&[b' '; 1000]).await.unwrap();
+    let response = tokio::time::timeout(CUT_OFF_WITHIN, read_response(&mut stream))
+        .await
+        .expect("the stalled oversized body is answered in bounded time");
+    assert_error(&response, StatusCode::REQUEST_TIMEOUT, "request_timeout");
+}
+
+#[tokio::test]
 async fn connections_beyond_the_cap_wait_until_one_frees_up() {
     let context = TestContext::start_with(|config| {
         config.max_connections = 2;
