@@ -100,6 +100,9 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         "docs" => format!("http://{}/api/docs", server.local_addr()),
         "openapi" => format!("http://{}/api/openapi.json", server.local_addr()),
         "cors_origins" => config.cors_origins.join(","),
+        "max_connections" => config.max_connections,
+        "header_timeout_seconds" => config.header_timeout_seconds,
+        "body_timeout_seconds" => config.body_timeout_seconds,
     );
     Ok(server)
 }
