@@ -72,6 +72,22 @@ pub struct Config {
     #[arg(long, env = "SNAKE_ARENA_MAX_BODY_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u32).range(256..=16 * 1024 * 1024))]
     pub max_body_bytes: u32,
 
+    /// Connections served at once. Beyond it, new connections wait (in the operating system's
+    /// listen backlog) until one closes. Keep it below the open-file limit (`ulimit -n`).
+    #[arg(long, env = "SNAKE_ARENA_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// How long a connection may go without a request in progress, in seconds: a request's
+    /// headers must arrive in full within it of the connection opening or of the previous
+    /// answer, and an idle keep-alive connection is closed after it.
+    #[arg(long, env = "SNAKE_ARENA_HEADER_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub header_timeout_seconds: u16,
+
+    /// How long a request body may take to arrive in full once the headers are in, in seconds;
+    /// a slower one is answered 408 and its connection closed.
+    #[arg(long, env = "SNAKE_ARENA_BODY_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub body_timeout_seconds: u16,
+
     /// On SIGINT or SIGTERM, how long requests in flight may take to finish, in seconds, before
     /// the server exits anyway.
     #[arg(long, env = "SNAKE_ARENA_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
@@ -157,6 +173,19 @@ impl Config {
     /// The defaults, with no flags and no environment read.
     pub fn defaults() -> Self {
         <Self as clap::Parser>::parse_from(["snake-arena-server"])
+    }
+
+    /// The connection cap and idle timeout this configuration asks for.
+    pub fn connection_limits(&self) -> dropshot::ConnectionLimits {
+        dropshot::ConnectionLimits {
+            max_connections: self.max_connections as usize,
+            idle_timeout: std::time::Duration::from_secs(u64::from(self.header_timeout_seconds)),
+        }
+    }
+
+    /// How long a request body may take to arrive.
+    pub fn body_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.body_timeout_seconds))
     }
 
     pub fn cors_policy(&self) -> Result<crate::cors::CorsPolicy, String> {

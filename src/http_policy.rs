@@ -1,8 +1,10 @@
 //! What every request and response goes through, whatever route answers it: CORS (preflight
+//! What every request and response goes through, whatever route answers it: CORS (preflight
 //! answers and response headers), security headers, the contract's `{code, detail}` body for
-//! errors the router produces itself, and refusals of requests whose form is wrong before any
-//! route sees them (a URI or headers too large, a JSON body without a JSON content type). It is
-//! installed once, as Dropshot's request hook, so no handler has to remember any of it.
+//! errors the router produces itself, refusals of requests whose form is wrong before any route
+//! sees them (a URI or headers too large, a JSON body without a JSON content type), and a
+//! deadline for the request body. It is installed once, as Dropshot's request hook, so no
+//! handler has to remember any of it.
 
 use std::sync::Arc;
 
@@ -27,14 +29,21 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 pub struct HttpPolicy {
     cors: CorsPolicy,
     routes: Arc<RouteTable>,
+    body_timeout: std::time::Duration,
 }
 
 impl HttpPolicy {
-    /// A policy for the routes a served OpenAPI document declares.
-    pub fn new(cors: CorsPolicy, document: &serde_json::Value) -> Self {
+    /// A policy for the routes a served OpenAPI document declares, giving each request body
+    /// `body_timeout` to arrive.
+    pub fn new(
+        cors: CorsPolicy,
+        document: &serde_json::Value,
+        body_timeout: std::time::Duration,
+    ) -> Self {
         Self {
             cors,
             routes: Arc::new(RouteTable::from_openapi(document)),
+            body_timeout,
         }
     }
 
@@ -191,7 +200,7 @@ impl RequestHook for HttpPolicy {
         let varies_by_origin = self.cors.varies_by_origin();
         let uri = request.uri().clone();
         let routes = Arc::clone(&self.routes);
-        let finish = move |response: &mut Response<Body>| {
+        let finish: dropshot::ResponseFinisher = Box::new(move |response: &mut Response<Body>| {
             let status = response.status();
             let headers = response.headers_mut();
             add_security_headers(headers);
@@ -210,7 +219,7 @@ impl RequestHook for HttpPolicy {
             {
                 headers.insert(header::ALLOW, methods.clone());
             }
-        };
+        });
         match refusal {
             // A refusal gets the same headers as any answer, CORS included, so a browser page
             // can read why.
@@ -221,7 +230,10 @@ impl RequestHook for HttpPolicy {
                 finish(&mut response);
                 RequestHookDecision::Respond(response)
             }
-            None => RequestHookDecision::Proceed(Some(Box::new(finish))),
+            None => {
+                crate::body_deadline::apply(request, self.body_timeout);
+                RequestHookDecision::Proceed(Some(finish))
+            }
         }
     }
 

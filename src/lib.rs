@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod body_deadline;
 pub mod caller;
 pub mod config;
 pub mod context;

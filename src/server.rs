@@ -65,7 +65,7 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
     let api = api_description()?;
     let document =
         crate::api::openapi_document(&api).map_err(|error| StartError::Api(error.to_string()))?;
-    let http_policy = Arc::new(HttpPolicy::new(cors, &document));
+    let http_policy = Arc::new(HttpPolicy::new(cors, &document, config.body_timeout()));
     let openapi_json = serde_json::to_vec(&document)
         .map(bytes::Bytes::from)
         .map_err(|error| StartError::Api(error.to_string()))?;
@@ -90,6 +90,7 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
     let server = dropshot::ServerBuilder::new(api, state, log.clone())
         .config(dropshot_config)
         .request_hook(http_policy)
+        .connection_limits(config.connection_limits())
         .start()
         .map_err(|error| StartError::Listen(error.to_string()))?;
     slog::info!(log, "Snake Arena API listening";
@@ -99,6 +100,9 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         "docs" => format!("http://{}/api/docs", server.local_addr()),
         "openapi" => format!("http://{}/api/openapi.json", server.local_addr()),
         "cors_origins" => config.cors_origins.join(","),
+        "max_connections" => config.max_connections,
+        "header_timeout_seconds" => config.header_timeout_seconds,
+        "body_timeout_seconds" => config.body_timeout_seconds,
     );
     Ok(server)
 }

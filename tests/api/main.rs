@@ -13,4 +13,5 @@ mod limits;
 mod malformed;
 mod process;
 mod security;
+mod slow_clients;
 mod spec_check;

@@ -871,6 +871,8 @@ mod api_description;
 mod body;
 mod compression;
 mod config;
+// Snake Arena patch: connection limits.
+mod connection_limits;
 mod error;
 mod error_status_code;
 mod extractor;
@@ -963,6 +965,8 @@ pub use handler::RequestInfo;
 pub use hook::RequestHook;
 pub use hook::RequestHookDecision;
 pub use hook::ResponseFinisher;
+// Snake Arena patch: connection limits.
+pub use connection_limits::ConnectionLimits;
 pub use handler::http_response_found;
 pub use handler::http_response_see_other;
 pub use handler::http_response_temporary_redirect;

@@ -10,6 +10,9 @@ use super::compression::apply_gzip_compression;
 use super::compression::is_compressible_content_type;
 use super::compression::should_compress_response;
 use super::config::{CompressionConfig, ConfigDropshot, ConfigTls};
+use super::connection_limits::{
+    BodyInProgress, ConnectionActivity, ConnectionLimits, ConnectionSlots,
+};
 #[cfg(feature = "usdt-probes")]
 use super::dtrace::probes;
 use super::handler::HandlerError;
@@ -131,6 +134,8 @@ pub struct HttpServerStarter<C: ServerContext> {
     handler_waitgroup: WaitGroup,
     http_acceptor: HttpAcceptor,
     tls_acceptor: Option<Arc<Mutex<TlsAcceptor>>>,
+    // Snake Arena patch: see `ServerBuilder::connection_limits`.
+    connection_limits: Option<ConnectionLimits>,
 }
 
 impl<C: ServerContext> HttpServerStarter<C> {
@@ -251,6 +256,7 @@ impl<C: ServerContext> HttpServerStarter<C> {
             handler_waitgroup,
             http_acceptor,
             tls_acceptor,
+            connection_limits: None,
         })
     }
 
@@ -261,6 +267,7 @@ impl<C: ServerContext> HttpServerStarter<C> {
             handler_waitgroup,
             tls_acceptor,
             http_acceptor,
+            connection_limits,
         } = self;
 
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
@@ -287,6 +294,7 @@ impl<C: ServerContext> HttpServerStarter<C> {
             // and HTTPS paths.  However, the concrete types of various objects
             // are different and so it's not easy to actually share the code.
             let log = log_close;
+            let connection_slots = ConnectionSlots::new(connection_limits);
             match tls_acceptor {
                 Some(tls_acceptor) => {
                     let mut https_acceptor = HttpsAcceptor::new(
@@ -317,17 +325,26 @@ impl<C: ServerContext> HttpServerStarter<C> {
                     }
                 }
                 None => loop {
+                    // Snake Arena patch: a connection is accepted only once
+                    // it has a slot, and its slot's watchdog closes it when it
+                    // stays idle too long (see `connection_limits`).
+                    let slot_and_socket = async {
+                        let slot = connection_slots.acquire().await;
+                        (slot, http_acceptor.accept().await)
+                    };
                     tokio::select! {
-                        (sock, remote_addr) = http_acceptor.accept() => {
+                        (slot, (sock, remote_addr)) = slot_and_socket => {
+                            let slot = slot.take();
                             let handler = make_service
-                                .make_http_request_handler(remote_addr);
+                                .make_http_request_handler(remote_addr)
+                                .with_activity(slot.activity());
                             let fut = builder
                                 .serve_connection_with_upgrades(
                                     TokioIo::new(sock),
                                     handler,
                                 );
                             let fut = graceful.watch(fut.into_owned());
-                            tokio::spawn(fut);
+                            tokio::spawn(slot.serve(fut, log.clone()));
                         },
 
                         _ = &mut rx => {
@@ -1123,13 +1140,25 @@ pub struct ServerRequestHandler<C: ServerContext> {
     /// backend state that will be made available to the request handler
     server: Arc<DropshotState<C>>,
     remote_addr: SocketAddr,
+    // Snake Arena patch: where requests in progress are counted, when the
+    // server has connection limits.
+    activity: Option<Arc<ConnectionActivity>>,
 }
 
 impl<C: ServerContext> ServerRequestHandler<C> {
     /// Create a ServerRequestHandler object with the given state object that
     /// will be provided to the handler function.
     fn new(server: Arc<DropshotState<C>>, remote_addr: SocketAddr) -> Self {
-        ServerRequestHandler { server, remote_addr }
+        ServerRequestHandler { server, remote_addr, activity: None }
+    }
+
+    // Snake Arena patch: count this connection's requests in progress.
+    fn with_activity(
+        mut self,
+        activity: Option<Arc<ConnectionActivity>>,
+    ) -> Self {
+        self.activity = activity;
+        self
     }
 }
 
@@ -1141,11 +1170,23 @@ impl<C: ServerContext> Service<Request<hyper::body::Incoming>>
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
-        Box::pin(http_request_handle_wrap(
+        let handling = http_request_handle_wrap(
             Arc::clone(&self.server),
             self.remote_addr,
             req,
-        ))
+        );
+        // Snake Arena patch: the request is in progress until its answer's
+        // body has been handed to the connection.
+        let Some(activity) = &self.activity else {
+            return Box::pin(handling);
+        };
+        let request = activity.request_began();
+        Box::pin(async move {
+            let response = handling.await?;
+            Ok(response.map(|body| {
+                Body::wrap(BodyInProgress { body, request: Some(request) })
+            }))
+        })
     }
 }
 
@@ -1174,6 +1215,9 @@ pub enum BuildError {
     },
     #[error("unversioned servers cannot have endpoints with specific versions")]
     UnversionedServerHasVersionedRoutes,
+    // Snake Arena patch: see `ServerBuilder::connection_limits`.
+    #[error("connection limits are only implemented for plain HTTP, not TLS")]
+    ConnectionLimitsWithTls,
 }
 
 impl BuildError {
@@ -1207,6 +1251,7 @@ pub struct ServerBuilder<C: ServerContext> {
     version_policy: VersionPolicy,
     tls: Option<ConfigTls>,
     request_hook: DebugIgnore<Option<Arc<dyn RequestHook>>>,
+    connection_limits: Option<ConnectionLimits>,
 }
 
 impl<C: ServerContext> ServerBuilder<C> {
@@ -1229,6 +1274,7 @@ impl<C: ServerContext> ServerBuilder<C> {
             version_policy: VersionPolicy::Unversioned,
             tls: Default::default(),
             request_hook: DebugIgnore(None),
+            connection_limits: None,
         }
     }
 
@@ -1264,6 +1310,14 @@ impl<C: ServerContext> ServerBuilder<C> {
         self
     }
 
+    /// Snake Arena patch: cap the connections served at once and close those
+    /// that stay idle too long; see [`ConnectionLimits`]. Plain HTTP only:
+    /// with TLS, building the server fails.
+    pub fn connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.connection_limits = Some(limits);
+        self
+    }
+
     /// Start the server
     ///
     /// # Errors
@@ -1289,7 +1343,11 @@ impl<C: ServerContext> ServerBuilder<C> {
     ///   `ApiEndpointVersions::All)`.  Versioned routes are not supported with
     ///   unversioned servers.
     pub fn build_starter(self) -> Result<HttpServerStarter<C>, BuildError> {
-        HttpServerStarter::new_internal(
+        // Snake Arena patch: connection limits, for plain HTTP only.
+        if self.connection_limits.is_some() && self.tls.is_some() {
+            return Err(BuildError::ConnectionLimitsWithTls);
+        }
+        let mut starter = HttpServerStarter::new_internal(
             &self.config,
             self.api.0,
             self.private,
@@ -1297,7 +1355,9 @@ impl<C: ServerContext> ServerBuilder<C> {
             self.tls,
             self.version_policy,
             self.request_hook.0,
-        )
+        )?;
+        starter.connection_limits = self.connection_limits;
+        Ok(starter)
     }
 }
 

@@ -79,6 +79,21 @@ pub struct MultipartBody {
     pub content: multer::Multipart<'static>,
 }
 
+// Snake Arena patch: a body that fails with an `HttpError` (such as a
+// wrapper's 408 for a body that arrives too slowly) gets that error as its
+// answer; any other failure is a 400, as upstream answers every one.
+fn body_stream_error(
+    error: Box<dyn std::error::Error + Send + Sync>,
+) -> HttpError {
+    match error.downcast::<HttpError>() {
+        Ok(error) => *error,
+        Err(error) => HttpError::for_bad_request(
+            None,
+            format!("error streaming request body: {}", error),
+        ),
+    }
+}
+
 #[async_trait]
 impl ExclusiveExtractor for MultipartBody {
     async fn from_request<Context: ServerContext>(
@@ -425,20 +440,16 @@ impl StreamingBody {
         async_stream::try_stream! {
             let mut bytes_read: usize = 0;
             while let Some(frame_res) = self.body.frame().await {
-                let frame = frame_res.map_err(|e| HttpError::for_bad_request(
-                    None,
-                    format!("error streaming request body: {}", e),
-                ))?;
+                // Snake Arena patch: see `body_stream_error`.
+                let frame = frame_res.map_err(body_stream_error)?;
                 let Ok(buf) = frame.into_data() else { continue }; // skip trailers
                 let len = buf.len();
 
                 if bytes_read + len > self.cap {
-                    http_dump_body(&mut self.body).await.map_err(|e| {
-                        HttpError::for_bad_request(
-                            None,
-                            format!("error streaming request body: {}", e),
-                        )
-                    })?;
+                    // Snake Arena patch: see `body_stream_error`.
+                    http_dump_body(&mut self.body)
+                        .await
+                        .map_err(body_stream_error)?;
                     // Snake Arena patch: 413 Payload Too Large rather than 400, which
                     // upstream had marked "TODO-correctness check status code".
                     Err(HttpError::for_client_error(
