@@ -1,6 +1,7 @@
 //! The processes a benchmark runs (our release server, the Dropshot floor, the ceiling) and what
-//! it reads from them: the time from spawn to the first healthy answer, resident memory, and
-//! whole HTTP exchanges (status, headers, body) to record and check answers.
+//! it reads from them: the time from spawn to the first healthy answer, resident memory (now and
+//! at its peak), and whole HTTP exchanges (status, headers, body) to record and check answers.
+//! `cargo xtask stress` starts and reads its servers with the same code.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -144,16 +145,27 @@ impl BenchProcess {
 
     /// Resident memory now (`VmRSS` in `/proc/<pid>/status`), in bytes.
     pub fn resident_bytes(&self) -> Result<u64, String> {
+        self.status_bytes("VmRSS")
+    }
+
+    /// The most resident memory the process has had since it started (`VmHWM`, the kernel's
+    /// high-water mark, which no sampling interval can miss), in bytes.
+    pub fn peak_resident_bytes(&self) -> Result<u64, String> {
+        self.status_bytes("VmHWM")
+    }
+
+    /// A size field of `/proc/<pid>/status` (given in kB there), in bytes.
+    fn status_bytes(&self, field: &str) -> Result<u64, String> {
         let status_path = format!("/proc/{}/status", self.child.id());
         let status = std::fs::read_to_string(&status_path)
             .map_err(|error| format!("cannot read {status_path}: {error}"))?;
         status
             .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|value| value.trim().strip_suffix("kB"))
             .and_then(|kibibytes| kibibytes.trim().parse::<u64>().ok())
             .map(|kibibytes| kibibytes * 1024)
-            .ok_or_else(|| format!("{status_path} has no readable VmRSS line"))
+            .ok_or_else(|| format!("{status_path} has no readable {field} line"))
     }
 
     /// CPU time the process has used so far, all threads, user and system.
@@ -260,7 +272,26 @@ pub fn exchange(
     headers: &[(String, String)],
     body: Option<&str>,
 ) -> Result<RecordedResponse, String> {
-    let timeout = Duration::from_secs(10);
+    exchange_within(
+        Duration::from_secs(10),
+        address,
+        method,
+        target,
+        headers,
+        body,
+    )
+}
+
+/// [`exchange`], waiting at most `timeout` to connect and for each read of the answer: a login
+/// queued behind a storm of others may rightly take longer than the usual ten seconds.
+pub fn exchange_within(
+    timeout: Duration,
+    address: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: Option<&str>,
+) -> Result<RecordedResponse, String> {
     let mut stream = TcpStream::connect_timeout(&address, timeout)
         .map_err(|error| format!("cannot connect to {address}: {error}"))?;
     stream
