@@ -258,17 +258,19 @@ fn post_json(target: &str, body: &serde_json::Value, token: Option<&str>) -> Loa
     }
 }
 
+fn signup(email: &str, username: &str) -> LoadRequest {
+    let body = serde_json::json!({
+        "email": email,
+        "username": username,
+        "password": "correct horse battery",
+    });
+    post_json("/api/auth/signup", &body, None)
+}
+
 /// One request sent on a fresh connection, with its time on the wire.
 fn send(address: SocketAddr, request: &LoadRequest) -> Answer {
     let sent = Instant::now();
-    let response = exchange_within(
-        ANSWER_TIMEOUT,
-        address,
-        &request.method,
-        &request.target,
-        &request.headers,
-        request.body.as_deref(),
-    );
+    let response = exchange_within(ANSWER_TIMEOUT, address, request);
     Answer {
         sent,
         finished: Instant::now(),
@@ -301,12 +303,30 @@ impl Answer {
     }
 }
 
-/// Every request on its own thread, all released at once; the answers in request order, and
-/// the moment they were released.
-fn burst(
-    address: SocketAddr,
-    requests: Vec<LoadRequest>,
-) -> Result<(Instant, Vec<Answer>), String> {
+/// The answers to a burst, in request order, and the moment the requests were released.
+struct Burst {
+    released: Instant,
+    answers: Vec<Answer>,
+}
+
+impl Burst {
+    /// When the last answer came in.
+    fn drained(&self) -> Instant {
+        self.answers
+            .iter()
+            .map(|answer| answer.finished)
+            .max()
+            .unwrap_or(self.released)
+    }
+
+    /// From the release to the last answer.
+    fn took(&self) -> Duration {
+        self.drained() - self.released
+    }
+}
+
+/// Every request on its own thread, all released at once.
+fn burst(address: SocketAddr, requests: Vec<LoadRequest>) -> Result<Burst, String> {
     let start = Arc::new(Barrier::new(requests.len() + 1));
     let threads: Vec<JoinHandle<Answer>> = requests
         .into_iter()
@@ -328,7 +348,7 @@ fn burst(
                 .map_err(|_| "a request thread panicked".to_owned())
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((released, answers))
+    Ok(Burst { released, answers })
 }
 
 /// Counts of each status (0: no answer).
@@ -477,15 +497,11 @@ fn login_storm(server: &BenchProcess) -> Result<(Vec<Check>, serde_json::Value),
     eprintln!("stress: login storm, {STORM_LOGINS} logins at once");
     let reader = LeaderboardReader::start(server.address);
     let requests = (0..STORM_LOGINS).map(storm_login).collect();
-    let (released, logins) = burst(server.address, requests)?;
-    let drained = logins
-        .iter()
-        .map(|answer| answer.finished)
-        .max()
-        .unwrap_or(released);
+    let storm = burst(server.address, requests)?;
     let reads = reader.stop()?;
     let peak_rss = server.peak_resident_bytes()?;
-    let drain = drained - released;
+    let (released, drained, drain) = (storm.released, storm.drained(), storm.took());
+    let logins = storm.answers;
 
     // The reads that started while the storm was on.
     let storm_reads: Vec<&Answer> = reads
@@ -622,22 +638,10 @@ fn login_storm(server: &BenchProcess) -> Result<(Vec<Check>, serde_json::Value),
 fn same_username_signups(address: SocketAddr) -> Result<(Vec<Check>, serde_json::Value), String> {
     eprintln!("stress: {SAME_USERNAME_SIGNUPS} sign-ups of one username at once");
     let requests = (0..SAME_USERNAME_SIGNUPS)
-        .map(|index| {
-            let body = serde_json::json!({
-                "email": format!("stampede-{index}@example.com"),
-                "username": "stampede",
-                "password": "correct horse battery",
-            });
-            post_json("/api/auth/signup", &body, None)
-        })
+        .map(|index| signup(&format!("stampede-{index}@example.com"), "stampede"))
         .collect();
-    let (released, answers) = burst(address, requests)?;
-    let took = answers
-        .iter()
-        .map(|answer| answer.finished)
-        .max()
-        .unwrap_or(released)
-        - released;
+    let burst = burst(address, requests)?;
+    let (took, answers) = (burst.took(), burst.answers);
     let counts = status_counts(&answers);
     let created = counts.get(&201).copied().unwrap_or(0);
     let conflicts = answers
@@ -673,16 +677,14 @@ fn concurrent_scores(address: SocketAddr) -> Result<(Vec<Check>, serde_json::Val
     eprintln!("stress: signing up {SCORE_PLAYERS} players");
     let signups = (0..SCORE_PLAYERS)
         .map(|index| {
-            let body = serde_json::json!({
-                "email": format!("scorer-{index}@example.com"),
-                "username": format!("scorer_{index}"),
-                "password": "correct horse battery",
-            });
-            post_json("/api/auth/signup", &body, None)
+            signup(
+                &format!("scorer-{index}@example.com"),
+                &format!("scorer_{index}"),
+            )
         })
         .collect();
-    let (_, signed_up) = burst(address, signups)?;
-    let tokens = signed_up
+    let tokens = burst(address, signups)?
+        .answers
         .iter()
         .map(|answer| match answer.body_json()["token"].as_str() {
             Some(token) if answer.status() == 201 => Ok(token.to_owned()),
@@ -713,13 +715,8 @@ fn concurrent_scores(address: SocketAddr) -> Result<(Vec<Check>, serde_json::Val
         }
     }
     let submitted = requests.len();
-    let (released, answers) = burst(address, requests)?;
-    let took = answers
-        .iter()
-        .map(|answer| answer.finished)
-        .max()
-        .unwrap_or(released)
-        - released;
+    let burst = burst(address, requests)?;
+    let (took, answers) = (burst.took(), burst.answers);
     let counts = status_counts(&answers);
     let created: HashSet<String> = answers
         .iter()

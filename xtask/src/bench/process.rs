@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::ceiling::{HEADERS_WRITTEN_BY_HYPER, RecordedResponse};
+use super::load::LoadRequest;
 
 /// How long a server may take to answer `GET /api/health`; filling a million synthetic scores
 /// takes a few seconds of it.
@@ -263,6 +264,9 @@ fn free_loopback_port() -> Result<u16, String> {
         .map_err(|error| format!("cannot find a free loopback port: {error}"))
 }
 
+/// How long [`exchange`] waits to connect and for each read of the answer.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`), answered in full: status,
 /// headers other than those hyper writes itself, and body.
 pub fn exchange(
@@ -272,43 +276,45 @@ pub fn exchange(
     headers: &[(String, String)],
     body: Option<&str>,
 ) -> Result<RecordedResponse, String> {
-    exchange_within(
-        Duration::from_secs(10),
-        address,
+    let request = LoadRequest {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        headers: headers.to_vec(),
+        body: body.map(str::to_owned),
+    };
+    exchange_within(EXCHANGE_TIMEOUT, address, &request)
+}
+
+/// [`exchange`] of a prepared request, waiting at most `timeout` to connect and for each read of
+/// the answer: a login queued behind a storm of others may rightly take longer than usual.
+pub fn exchange_within(
+    timeout: Duration,
+    address: SocketAddr,
+    request: &LoadRequest,
+) -> Result<RecordedResponse, String> {
+    let LoadRequest {
         method,
         target,
         headers,
         body,
-    )
-}
-
-/// [`exchange`], waiting at most `timeout` to connect and for each read of the answer: a login
-/// queued behind a storm of others may rightly take longer than the usual ten seconds.
-pub fn exchange_within(
-    timeout: Duration,
-    address: SocketAddr,
-    method: &str,
-    target: &str,
-    headers: &[(String, String)],
-    body: Option<&str>,
-) -> Result<RecordedResponse, String> {
+    } = request;
     let mut stream = TcpStream::connect_timeout(&address, timeout)
         .map_err(|error| format!("cannot connect to {address}: {error}"))?;
     stream
         .set_read_timeout(Some(timeout))
         .map_err(|error| error.to_string())?;
-    let mut request =
+    let mut message =
         format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        message.push_str(&format!("{name}: {value}\r\n"));
     }
     if let Some(body) = body {
-        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        message.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
-    request.push_str("\r\n");
-    request.push_str(body.unwrap_or(""));
+    message.push_str("\r\n");
+    message.push_str(body.as_deref().unwrap_or(""));
     stream
-        .write_all(request.as_bytes())
+        .write_all(message.as_bytes())
         .map_err(|error| format!("cannot send to {address}: {error}"))?;
     let mut response = Vec::new();
     stream
