@@ -128,18 +128,17 @@ impl PasswordHasher {
     ///
     /// The whole UTF-8 byte string is hashed; nothing is truncated.
     pub async fn hash(&self, password: &str) -> Result<String> {
-        let salt = random_salt()?;
-        let scrypt_params = self.scrypt_params;
-        let password = password.to_owned();
-        self.run_in_slot(move || {
-            Scrypt
-                .hash_password_customized(password.as_bytes(), None, None, scrypt_params, &salt)
-                .map(|password_hash| password_hash.to_string())
-                .map_err(|hash_error| {
-                    Error::Internal(format!("scrypt could not hash a password: {hash_error}"))
-                })
+        self.reserve().await?.hash(password).await
+    }
+
+    /// Waits for a hashing slot (or is refused with [`Error::HashingBusy`], like [`Self::hash`])
+    /// and holds it for one hash. Waiting can take seconds in a burst, so a caller can check
+    /// again, once the slot is theirs, whether the hash is still needed.
+    pub async fn reserve(&self) -> Result<HashingSlot<'_>> {
+        Ok(HashingSlot {
+            hasher: self,
+            permit: self.acquire_slot().await?,
         })
-        .await
     }
 
     /// Checks a password against a stored PHC string, using the cost recorded in that string.
@@ -179,18 +178,7 @@ impl PasswordHasher {
         T: Send + 'static,
         Work: FnOnce() -> Result<T> + Send + 'static,
     {
-        let slot_permit = self.acquire_slot().await?;
-        // The permit moves into the blocking task so the slot stays taken until scrypt really
-        // finishes, even if the request that started it is cancelled meanwhile.
-        tokio::task::spawn_blocking(move || {
-            let work_result = work();
-            drop(slot_permit);
-            work_result
-        })
-        .await
-        .map_err(|join_error| {
-            Error::Internal(format!("a password hashing task failed: {join_error}"))
-        })?
+        run_with_permit(self.acquire_slot().await?, work).await
     }
 
     async fn acquire_slot(&self) -> Result<OwnedSemaphorePermit> {
@@ -215,6 +203,50 @@ impl PasswordHasher {
             .await
             .map_err(|_closed| slots_closed())
     }
+}
+
+/// A hashing slot reserved by [`PasswordHasher::reserve`] for one hash; dropping it unused frees
+/// the slot at once.
+pub struct HashingSlot<'hasher> {
+    hasher: &'hasher PasswordHasher,
+    permit: OwnedSemaphorePermit,
+}
+
+impl HashingSlot<'_> {
+    /// Hashes a password in this slot, as [`PasswordHasher::hash`] does.
+    pub async fn hash(self, password: &str) -> Result<String> {
+        let salt = random_salt()?;
+        let scrypt_params = self.hasher.scrypt_params;
+        let password = password.to_owned();
+        run_with_permit(self.permit, move || {
+            Scrypt
+                .hash_password_customized(password.as_bytes(), None, None, scrypt_params, &salt)
+                .map(|password_hash| password_hash.to_string())
+                .map_err(|hash_error| {
+                    Error::Internal(format!("scrypt could not hash a password: {hash_error}"))
+                })
+        })
+        .await
+    }
+}
+
+/// Runs CPU-heavy work on a blocking thread while holding `slot_permit`.
+async fn run_with_permit<T, Work>(slot_permit: OwnedSemaphorePermit, work: Work) -> Result<T>
+where
+    T: Send + 'static,
+    Work: FnOnce() -> Result<T> + Send + 'static,
+{
+    // The permit moves into the blocking task so the slot stays taken until scrypt really
+    // finishes, even if the request that started it is cancelled meanwhile.
+    tokio::task::spawn_blocking(move || {
+        let work_result = work();
+        drop(slot_permit);
+        work_result
+    })
+    .await
+    .map_err(|join_error| {
+        Error::Internal(format!("a password hashing task failed: {join_error}"))
+    })?
 }
 
 /// Counts one caller in the wait queue for as long as it is alive.
@@ -401,6 +433,20 @@ mod tests {
         assert_eq!(hasher.waiting.load(Ordering::SeqCst), 0);
         drop(held_slot);
         assert!(hasher.hash("after the cancellation").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_reserved_slot_is_held_until_it_hashes_or_is_dropped() {
+        let hasher = fast_hasher(1, 0);
+        let reserved = hasher.reserve().await.expect("the only slot is free");
+        assert!(matches!(
+            hasher.hash("while reserved").await,
+            Err(Error::HashingBusy { .. })
+        ));
+        drop(reserved);
+        let reserved = hasher.reserve().await.expect("dropping frees the slot");
+        let phc = reserved.hash("in the slot").await.expect("hash");
+        assert_eq!(hasher.verify("in the slot", &phc).await, Ok(true));
     }
 
     #[test]
