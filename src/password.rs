@@ -22,6 +22,10 @@ const SALT_BYTE_COUNT: usize = 16;
 /// How long a refused caller is told to wait; hashes take well under a second at the OWASP cost.
 const RETRY_AFTER_WHEN_BUSY: Duration = Duration::from_secs(1);
 
+/// How long a caller may wait in the queue for a slot unless [`PasswordHasher::with_max_wait`]
+/// says otherwise (the server's `--hashing-wait-seconds` default).
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(10);
+
 /// The scrypt work factor: N = 2^log_n, block size r, parallelism p.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScryptCost {
@@ -85,13 +89,16 @@ impl Default for ScryptCost {
 ///
 /// Each hash at the OWASP cost needs 128 MiB, so at most `slots` run at once (each on a
 /// blocking thread) and at most `max_waiting` callers queue for a slot; anyone beyond that is
-/// refused at once with [`Error::HashingBusy`] instead of growing an unbounded queue.
+/// refused at once with [`Error::HashingBusy`] instead of growing an unbounded queue. A queued
+/// caller that has not got a slot within `max_wait` is refused the same way, so a burst is over
+/// within about `max_wait` and one hash however slow the machine is.
 pub struct PasswordHasher {
     cost: ScryptCost,
     scrypt_params: Params,
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_waiting: usize,
+    max_wait: Duration,
     /// A PHC string with random salt and random output at the configured cost, checked against
     /// when an email is unknown so that path costs as much time as a wrong password.
     dummy_phc: String,
@@ -116,8 +123,14 @@ impl PasswordHasher {
             slots: Arc::new(Semaphore::new(slots)),
             waiting: AtomicUsize::new(0),
             max_waiting,
+            max_wait: DEFAULT_MAX_WAIT,
             dummy_phc,
         })
+    }
+
+    /// The same hasher with queued callers refused after `max_wait` without a slot.
+    pub fn with_max_wait(self, max_wait: Duration) -> Self {
+        PasswordHasher { max_wait, ..self }
     }
 
     pub fn cost(&self) -> ScryptCost {
@@ -198,10 +211,12 @@ impl PasswordHasher {
                 retry_after: RETRY_AFTER_WHEN_BUSY,
             });
         }
-        Arc::clone(&self.slots)
-            .acquire_owned()
-            .await
-            .map_err(|_closed| slots_closed())
+        match tokio::time::timeout(self.max_wait, Arc::clone(&self.slots).acquire_owned()).await {
+            Ok(slot_permit) => slot_permit.map_err(|_closed| slots_closed()),
+            Err(_waited_too_long) => Err(Error::HashingBusy {
+                retry_after: RETRY_AFTER_WHEN_BUSY,
+            }),
+        }
     }
 }
 
@@ -433,6 +448,23 @@ mod tests {
         assert_eq!(hasher.waiting.load(Ordering::SeqCst), 0);
         drop(held_slot);
         assert!(hasher.hash("after the cancellation").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_queued_caller_is_refused_as_busy_once_it_has_waited_too_long() {
+        let hasher = fast_hasher(1, 4).with_max_wait(Duration::from_millis(20));
+        let held_slot = Arc::clone(&hasher.slots)
+            .try_acquire_owned()
+            .expect("the slot is free at first");
+        assert_eq!(
+            hasher.hash("waits in vain").await,
+            Err(Error::HashingBusy {
+                retry_after: Duration::from_secs(1)
+            })
+        );
+        assert_eq!(hasher.waiting.load(Ordering::SeqCst), 0);
+        drop(held_slot);
+        assert!(hasher.hash("a free slot again").await.is_ok());
     }
 
     #[tokio::test]
