@@ -401,6 +401,15 @@ fn counts_json(counts: &BTreeMap<u16, usize>) -> serde_json::Value {
         .into()
 }
 
+/// A duration for the table: milliseconds below a second, seconds above.
+fn readable(duration: Duration) -> String {
+    if duration < Duration::from_secs(1) {
+        format!("{:.1} ms", duration.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.2} s", duration.as_secs_f64())
+    }
+}
+
 fn milliseconds(duration: Duration) -> f64 {
     round_to(duration.as_secs_f64() * 1e3, 2)
 }
@@ -693,9 +702,9 @@ fn same_username_signups(address: SocketAddr) -> Result<(Vec<Check>, serde_json:
         scenario: "same-username sign-ups",
         figure: format!("answers to {SAME_USERNAME_SIGNUPS} sign-ups of one username at once"),
         measured: format!(
-            "{} ({conflicts} of the 409s `username_taken`); all answered in {:.2} s",
+            "{} ({conflicts} of the 409s `username_taken`); all answered in {}",
             describe_counts(&counts),
-            took.as_secs_f64()
+            readable(took)
         ),
         target: format!(
             "exactly one 201, {} × 409 `username_taken`",
@@ -792,9 +801,9 @@ fn concurrent_scores(address: SocketAddr) -> Result<(Vec<Check>, serde_json::Val
                 "answers to {submitted} submissions at once from {SCORE_PLAYERS} players"
             ),
             measured: format!(
-                "{}; all answered in {:.2} s",
+                "{}; all answered in {}",
                 describe_counts(&counts),
-                took.as_secs_f64()
+                readable(took)
             ),
             target: format!("all {submitted} are 201"),
             met: all_created,
