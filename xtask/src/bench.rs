@@ -156,7 +156,8 @@ struct Scenario {
     request: LoadRequest,
 }
 
-fn get(target: &str, headers: &[(String, String)]) -> LoadRequest {
+/// A `GET` of `target` with `headers`.
+pub fn get(target: &str, headers: &[(String, String)]) -> LoadRequest {
     LoadRequest {
         method: "GET".to_owned(),
         target: target.to_owned(),

@@ -29,7 +29,7 @@ use crate::bench::ceiling::RecordedResponse;
 use crate::bench::load::LoadRequest;
 use crate::bench::process::{BenchProcess, exchange_within};
 use crate::bench::{
-    build_release_server, machine_description, mebibytes, median, round_to, target_directory,
+    build_release_server, get, machine_description, mebibytes, median, round_to, target_directory,
     verdict,
 };
 
@@ -487,12 +487,7 @@ impl LeaderboardReader {
         let thread = {
             let stop = Arc::clone(&stop);
             std::thread::spawn(move || {
-                let read = LoadRequest {
-                    method: "GET".to_owned(),
-                    target: LEADERBOARD_READ.to_owned(),
-                    headers: Vec::new(),
-                    body: None,
-                };
+                let read = get(LEADERBOARD_READ, &[]);
                 let mut answers = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     answers.push(send(address, &read));
@@ -775,12 +770,7 @@ fn concurrent_scores(address: SocketAddr) -> Result<(Vec<Check>, serde_json::Val
 
     let mut listed = HashSet::new();
     for mode in ["walls", "pass-through"] {
-        let read = LoadRequest {
-            method: "GET".to_owned(),
-            target: format!("/api/leaderboard?mode={mode}&limit=100"),
-            headers: Vec::new(),
-            body: None,
-        };
+        let read = get(&format!("/api/leaderboard?mode={mode}&limit=100"), &[]);
         let answer = send(address, &read);
         let entries = answer.body_json();
         let entries = entries
