@@ -75,15 +75,14 @@ impl AuthService {
             .map_err(|failure| {
                 Error::Internal(format!("the password check did not finish: {failure}"))
             })??;
-        // Checking before hashing means a duplicate costs no scrypt work; `create_player` checks
-        // again atomically, so a race between two sign-ups is still caught.
-        if self.store.player_by_email(&email).await?.is_some() {
-            return Err(Error::EmailTaken);
-        }
-        if self.store.player_by_username(&username).await?.is_some() {
-            return Err(Error::UsernameTaken);
-        }
-        let password_hash = self.hasher.hash(password).await?;
+        // Checking before hashing means a duplicate costs no scrypt work. Sign-ups that race
+        // each other all pass this first check and queue for a slot, so it is made again once
+        // the slot is held: in a burst of one username only the first few hash, not every one.
+        // `create_player` checks a last time atomically, so a race is still caught.
+        self.ensure_unused(&email, &username).await?;
+        let slot = self.hasher.reserve().await?;
+        self.ensure_unused(&email, &username).await?;
+        let password_hash = slot.hash(password).await?;
         let profile = PlayerProfile {
             id: Uuid::new_v4(),
             username,
@@ -98,6 +97,18 @@ impl AuthService {
             .await?;
         let token = self.start_session(profile.id).await?;
         Ok((profile, token))
+    }
+
+    /// Fails with `EmailTaken` or `UsernameTaken` when a player already has either (ignoring
+    /// case); `email` is already a comparison key.
+    async fn ensure_unused(&self, email: &str, username: &str) -> Result<()> {
+        if self.store.player_by_email(email).await?.is_some() {
+            return Err(Error::EmailTaken);
+        }
+        if self.store.player_by_username(username).await?.is_some() {
+            return Err(Error::UsernameTaken);
+        }
+        Ok(())
     }
 
     /// Checks an email and password and starts a new session; every call issues a new token.

@@ -118,6 +118,11 @@ pub struct Config {
     #[arg(long, env = "SNAKE_ARENA_HASHING_QUEUE", default_value_t = 32)]
     pub hashing_queue: u16,
 
+    /// How long, in seconds, a signup or login may wait for a hashing slot; after it the answer
+    /// is 503, so a burst is answered within about this long whatever the machine's speed.
+    #[arg(long, env = "SNAKE_ARENA_HASHING_WAIT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub hashing_wait_seconds: u16,
+
     /// Failed logins allowed per account in an hour (OWASP ASVS 2.2.1 asks for at most 100);
     /// beyond it, 429 until the hour has room again. 0 turns the limit off.
     #[arg(

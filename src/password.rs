@@ -22,6 +22,10 @@ const SALT_BYTE_COUNT: usize = 16;
 /// How long a refused caller is told to wait; hashes take well under a second at the OWASP cost.
 const RETRY_AFTER_WHEN_BUSY: Duration = Duration::from_secs(1);
 
+/// How long a caller may wait in the queue for a slot unless [`PasswordHasher::with_max_wait`]
+/// says otherwise (the server's `--hashing-wait-seconds` default).
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(10);
+
 /// The scrypt work factor: N = 2^log_n, block size r, parallelism p.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScryptCost {
@@ -85,13 +89,16 @@ impl Default for ScryptCost {
 ///
 /// Each hash at the OWASP cost needs 128 MiB, so at most `slots` run at once (each on a
 /// blocking thread) and at most `max_waiting` callers queue for a slot; anyone beyond that is
-/// refused at once with [`Error::HashingBusy`] instead of growing an unbounded queue.
+/// refused at once with [`Error::HashingBusy`] instead of growing an unbounded queue. A queued
+/// caller that has not got a slot within `max_wait` is refused the same way, so a burst is over
+/// within about `max_wait` and one hash however slow the machine is.
 pub struct PasswordHasher {
     cost: ScryptCost,
     scrypt_params: Params,
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_waiting: usize,
+    max_wait: Duration,
     /// A PHC string with random salt and random output at the configured cost, checked against
     /// when an email is unknown so that path costs as much time as a wrong password.
     dummy_phc: String,
@@ -116,8 +123,14 @@ impl PasswordHasher {
             slots: Arc::new(Semaphore::new(slots)),
             waiting: AtomicUsize::new(0),
             max_waiting,
+            max_wait: DEFAULT_MAX_WAIT,
             dummy_phc,
         })
+    }
+
+    /// The same hasher with queued callers refused after `max_wait` without a slot.
+    pub fn with_max_wait(self, max_wait: Duration) -> Self {
+        PasswordHasher { max_wait, ..self }
     }
 
     pub fn cost(&self) -> ScryptCost {
@@ -128,18 +141,17 @@ impl PasswordHasher {
     ///
     /// The whole UTF-8 byte string is hashed; nothing is truncated.
     pub async fn hash(&self, password: &str) -> Result<String> {
-        let salt = random_salt()?;
-        let scrypt_params = self.scrypt_params;
-        let password = password.to_owned();
-        self.run_in_slot(move || {
-            Scrypt
-                .hash_password_customized(password.as_bytes(), None, None, scrypt_params, &salt)
-                .map(|password_hash| password_hash.to_string())
-                .map_err(|hash_error| {
-                    Error::Internal(format!("scrypt could not hash a password: {hash_error}"))
-                })
+        self.reserve().await?.hash(password).await
+    }
+
+    /// Waits for a hashing slot (or is refused with [`Error::HashingBusy`], like [`Self::hash`])
+    /// and holds it for one hash. Waiting can take seconds in a burst, so a caller can check
+    /// again, once the slot is theirs, whether the hash is still needed.
+    pub async fn reserve(&self) -> Result<HashingSlot<'_>> {
+        Ok(HashingSlot {
+            hasher: self,
+            permit: self.acquire_slot().await?,
         })
-        .await
     }
 
     /// Checks a password against a stored PHC string, using the cost recorded in that string.
@@ -179,18 +191,7 @@ impl PasswordHasher {
         T: Send + 'static,
         Work: FnOnce() -> Result<T> + Send + 'static,
     {
-        let slot_permit = self.acquire_slot().await?;
-        // The permit moves into the blocking task so the slot stays taken until scrypt really
-        // finishes, even if the request that started it is cancelled meanwhile.
-        tokio::task::spawn_blocking(move || {
-            let work_result = work();
-            drop(slot_permit);
-            work_result
-        })
-        .await
-        .map_err(|join_error| {
-            Error::Internal(format!("a password hashing task failed: {join_error}"))
-        })?
+        run_with_permit(self.acquire_slot().await?, work).await
     }
 
     async fn acquire_slot(&self) -> Result<OwnedSemaphorePermit> {
@@ -210,11 +211,57 @@ impl PasswordHasher {
                 retry_after: RETRY_AFTER_WHEN_BUSY,
             });
         }
-        Arc::clone(&self.slots)
-            .acquire_owned()
-            .await
-            .map_err(|_closed| slots_closed())
+        match tokio::time::timeout(self.max_wait, Arc::clone(&self.slots).acquire_owned()).await {
+            Ok(slot_permit) => slot_permit.map_err(|_closed| slots_closed()),
+            Err(_waited_too_long) => Err(Error::HashingBusy {
+                retry_after: RETRY_AFTER_WHEN_BUSY,
+            }),
+        }
     }
+}
+
+/// A hashing slot reserved by [`PasswordHasher::reserve`] for one hash; dropping it unused frees
+/// the slot at once.
+pub struct HashingSlot<'hasher> {
+    hasher: &'hasher PasswordHasher,
+    permit: OwnedSemaphorePermit,
+}
+
+impl HashingSlot<'_> {
+    /// Hashes a password in this slot, as [`PasswordHasher::hash`] does.
+    pub async fn hash(self, password: &str) -> Result<String> {
+        let salt = random_salt()?;
+        let scrypt_params = self.hasher.scrypt_params;
+        let password = password.to_owned();
+        run_with_permit(self.permit, move || {
+            Scrypt
+                .hash_password_customized(password.as_bytes(), None, None, scrypt_params, &salt)
+                .map(|password_hash| password_hash.to_string())
+                .map_err(|hash_error| {
+                    Error::Internal(format!("scrypt could not hash a password: {hash_error}"))
+                })
+        })
+        .await
+    }
+}
+
+/// Runs CPU-heavy work on a blocking thread while holding `slot_permit`.
+async fn run_with_permit<T, Work>(slot_permit: OwnedSemaphorePermit, work: Work) -> Result<T>
+where
+    T: Send + 'static,
+    Work: FnOnce() -> Result<T> + Send + 'static,
+{
+    // The permit moves into the blocking task so the slot stays taken until scrypt really
+    // finishes, even if the request that started it is cancelled meanwhile.
+    tokio::task::spawn_blocking(move || {
+        let work_result = work();
+        drop(slot_permit);
+        work_result
+    })
+    .await
+    .map_err(|join_error| {
+        Error::Internal(format!("a password hashing task failed: {join_error}"))
+    })?
 }
 
 /// Counts one caller in the wait queue for as long as it is alive.
@@ -401,6 +448,37 @@ mod tests {
         assert_eq!(hasher.waiting.load(Ordering::SeqCst), 0);
         drop(held_slot);
         assert!(hasher.hash("after the cancellation").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_queued_caller_is_refused_as_busy_once_it_has_waited_too_long() {
+        let hasher = fast_hasher(1, 4).with_max_wait(Duration::from_millis(20));
+        let held_slot = Arc::clone(&hasher.slots)
+            .try_acquire_owned()
+            .expect("the slot is free at first");
+        assert_eq!(
+            hasher.hash("waits in vain").await,
+            Err(Error::HashingBusy {
+                retry_after: Duration::from_secs(1)
+            })
+        );
+        assert_eq!(hasher.waiting.load(Ordering::SeqCst), 0);
+        drop(held_slot);
+        assert!(hasher.hash("a free slot again").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_reserved_slot_is_held_until_it_hashes_or_is_dropped() {
+        let hasher = fast_hasher(1, 0);
+        let reserved = hasher.reserve().await.expect("the only slot is free");
+        assert!(matches!(
+            hasher.hash("while reserved").await,
+            Err(Error::HashingBusy { .. })
+        ));
+        drop(reserved);
+        let reserved = hasher.reserve().await.expect("dropping frees the slot");
+        let phc = reserved.hash("in the slot").await.expect("hash");
+        assert_eq!(hasher.verify("in the slot", &phc).await, Ok(true));
     }
 
     #[test]

@@ -48,7 +48,10 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         usize::from(config.hashing_slots),
         usize::from(config.hashing_queue),
     )
-    .map_err(|error| StartError::Config(error.to_string()))?;
+    .map_err(|error| StartError::Config(error.to_string()))?
+    .with_max_wait(std::time::Duration::from_secs(u64::from(
+        config.hashing_wait_seconds,
+    )));
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     if !config.no_seed {
         crate::seed::seed(store.as_ref())

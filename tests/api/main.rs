@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 mod common;
+mod concurrency;
 mod cors;
 mod docs;
 mod games;

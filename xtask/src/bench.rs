@@ -18,9 +18,9 @@
 //! Both servers, wrk and whatever else runs on the machine share its cores: the ratio, measured
 //! in alternating rounds of one run, is the figure to compare, not the absolute requests/s.
 
-mod ceiling;
-mod load;
-mod process;
+pub mod ceiling;
+pub mod load;
+pub mod process;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -156,7 +156,8 @@ struct Scenario {
     request: LoadRequest,
 }
 
-fn get(target: &str, headers: &[(String, String)]) -> LoadRequest {
+/// A `GET` of `target` with `headers`.
+pub fn get(target: &str, headers: &[(String, String)]) -> LoadRequest {
     LoadRequest {
         method: "GET".to_owned(),
         target: target.to_owned(),
@@ -259,7 +260,7 @@ struct Binaries {
     dropshot_floor: PathBuf,
 }
 
-fn target_directory() -> PathBuf {
+pub fn target_directory() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repository_root().join("target"))
@@ -268,28 +269,42 @@ fn target_directory() -> PathBuf {
 /// Builds the release server, the release xtask (which serves the ceiling) and the Dropshot
 /// floor.
 fn build() -> Result<Binaries, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let server = build_release_server("bench")?;
     for arguments in [
-        ["build", "--release", "--bin", "snake-arena-server"],
         ["build", "--release", "--package", "xtask"],
         ["build", "--release", "--example", "dropshot_floor"],
     ] {
-        eprintln!("bench: cargo {}", arguments.join(" "));
-        let status = Command::new(&cargo)
-            .args(arguments)
-            .current_dir(repository_root())
-            .status()
-            .map_err(|error| format!("cannot run cargo: {error}"))?;
-        if !status.success() {
-            return Err(format!("cargo {} failed", arguments.join(" ")));
-        }
+        cargo_build("bench", &arguments)?;
     }
     let release = target_directory().join("release");
     Ok(Binaries {
-        server: release.join("snake-arena-server"),
+        server,
         xtask: release.join("xtask"),
         dropshot_floor: release.join("examples").join("dropshot_floor"),
     })
+}
+
+/// Builds the release server binary and returns its path; `task` names the caller in progress.
+pub fn build_release_server(task: &str) -> Result<PathBuf, String> {
+    cargo_build(task, &["build", "--release", "--bin", "snake-arena-server"])?;
+    Ok(target_directory()
+        .join("release")
+        .join("snake-arena-server"))
+}
+
+/// Runs cargo with `arguments` in the repository, saying so on stderr.
+fn cargo_build(task: &str, arguments: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("{task}: cargo {}", arguments.join(" "));
+    let status = Command::new(&cargo)
+        .args(arguments)
+        .current_dir(repository_root())
+        .status()
+        .map_err(|error| format!("cannot run cargo: {error}"))?;
+    if !status.success() {
+        return Err(format!("cargo {} failed", arguments.join(" ")));
+    }
+    Ok(())
 }
 
 struct Bench {
@@ -649,7 +664,7 @@ fn log_in(server: &BenchProcess) -> Result<String, String> {
 }
 
 /// The machine, for the report: the figures mean little without it.
-fn machine_description(wrk_version: &str) -> serde_json::Value {
+pub fn machine_description(load_generator: &str) -> serde_json::Value {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
     let cpu = read("/proc/cpuinfo")
         .lines()
@@ -674,12 +689,12 @@ fn machine_description(wrk_version: &str) -> serde_json::Value {
         "memory_gib": (memory_kib as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
         "kernel": read("/proc/sys/kernel/osrelease").trim(),
         "load_average_at_start": read("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" "),
-        "load_generator": wrk_version,
+        "load_generator": load_generator,
         "date": date,
     })
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub fn median(mut values: Vec<f64>) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }
@@ -729,7 +744,7 @@ fn runs_json(runs: &[LoadResult]) -> serde_json::Value {
         .collect()
 }
 
-fn round_to(value: f64, decimals: i32) -> f64 {
+pub fn round_to(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (value * scale).round() / scale
 }
@@ -746,11 +761,11 @@ fn thousands(value: f64) -> String {
     grouped
 }
 
-fn mebibytes(bytes: u64) -> String {
+pub fn mebibytes(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-fn verdict(met: bool) -> &'static str {
+pub fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
 }
 

@@ -5,12 +5,14 @@
 //! - `ts-client-test`: type-check that client with `tsc` and drive it against a live server.
 //! - `bench`: measure the server against a bare hyper server returning the same bytes.
 //! - `fuzz`: run schemathesis against a live server with every check (zero failures expected).
+//! - `stress`: the login storm, concurrent sign-ups and scores, and enumeration timing.
 
 mod bench;
 mod codegen;
 mod fuzz;
 mod server_process;
 mod spec_check;
+mod stress;
 mod ts_client;
 
 use std::process::ExitCode;
@@ -31,7 +33,11 @@ tasks:
                --quick, --rounds N, --duration S; see `cargo xtask bench --help`)
   fuzz         run schemathesis (pinned, installed into target/fuzz-venv/) against openapi.yaml
                on a server started on a free loopback port, with every check and a fixed seed
-               (--max-examples N, --seed S, --url URL; see `cargo xtask fuzz --help`)";
+               (--max-examples N, --seed S, --url URL; see `cargo xtask fuzz --help`)
+  stress       build release, start it at the production scrypt cost, run the login storm,
+               same-username sign-ups, concurrent scores and enumeration timing, print figure
+               against target and write target/stress/results.json; exits 1 when a correctness
+               property fails (--timing-samples N; see `cargo xtask stress --help`)";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
@@ -47,6 +53,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some("fuzz") => fuzz::run(&arguments[1..]),
+        Some("stress") if arguments.iter().any(|argument| argument == "--help") => {
+            println!("{}", stress::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Some("stress") => stress::run(&arguments[1..]),
         Some("ts-client" | "ts-client-test")
             if arguments.iter().any(|argument| argument == "--help") =>
         {

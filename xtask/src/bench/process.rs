@@ -1,6 +1,7 @@
 //! The processes a benchmark runs (our release server, the Dropshot floor, the ceiling) and what
-//! it reads from them: the time from spawn to the first healthy answer, resident memory, and
-//! whole HTTP exchanges (status, headers, body) to record and check answers.
+//! it reads from them: the time from spawn to the first healthy answer, resident memory (now and
+//! at its peak), and whole HTTP exchanges (status, headers, body) to record and check answers.
+//! `cargo xtask stress` starts and reads its servers with the same code.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -11,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::ceiling::{HEADERS_WRITTEN_BY_HYPER, RecordedResponse};
+use super::load::LoadRequest;
 
 /// How long a server may take to answer `GET /api/health`; filling a million synthetic scores
 /// takes a few seconds of it.
@@ -144,16 +146,27 @@ impl BenchProcess {
 
     /// Resident memory now (`VmRSS` in `/proc/<pid>/status`), in bytes.
     pub fn resident_bytes(&self) -> Result<u64, String> {
+        self.status_bytes("VmRSS")
+    }
+
+    /// The most resident memory the process has had since it started (`VmHWM`, the kernel's
+    /// high-water mark, which no sampling interval can miss), in bytes.
+    pub fn peak_resident_bytes(&self) -> Result<u64, String> {
+        self.status_bytes("VmHWM")
+    }
+
+    /// A size field of `/proc/<pid>/status` (given in kB there), in bytes.
+    fn status_bytes(&self, field: &str) -> Result<u64, String> {
         let status_path = format!("/proc/{}/status", self.child.id());
         let status = std::fs::read_to_string(&status_path)
             .map_err(|error| format!("cannot read {status_path}: {error}"))?;
         status
             .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|value| value.trim().strip_suffix("kB"))
             .and_then(|kibibytes| kibibytes.trim().parse::<u64>().ok())
             .map(|kibibytes| kibibytes * 1024)
-            .ok_or_else(|| format!("{status_path} has no readable VmRSS line"))
+            .ok_or_else(|| format!("{status_path} has no readable {field} line"))
     }
 
     /// CPU time the process has used so far, all threads, user and system.
@@ -251,6 +264,9 @@ fn free_loopback_port() -> Result<u16, String> {
         .map_err(|error| format!("cannot find a free loopback port: {error}"))
 }
 
+/// How long [`exchange`] waits to connect and for each read of the answer.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`), answered in full: status,
 /// headers other than those hyper writes itself, and body.
 pub fn exchange(
@@ -260,24 +276,45 @@ pub fn exchange(
     headers: &[(String, String)],
     body: Option<&str>,
 ) -> Result<RecordedResponse, String> {
-    let timeout = Duration::from_secs(10);
+    let request = LoadRequest {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        headers: headers.to_vec(),
+        body: body.map(str::to_owned),
+    };
+    exchange_within(EXCHANGE_TIMEOUT, address, &request)
+}
+
+/// [`exchange`] of a prepared request, waiting at most `timeout` to connect and for each read of
+/// the answer: a login queued behind a storm of others may rightly take longer than usual.
+pub fn exchange_within(
+    timeout: Duration,
+    address: SocketAddr,
+    request: &LoadRequest,
+) -> Result<RecordedResponse, String> {
+    let LoadRequest {
+        method,
+        target,
+        headers,
+        body,
+    } = request;
     let mut stream = TcpStream::connect_timeout(&address, timeout)
         .map_err(|error| format!("cannot connect to {address}: {error}"))?;
     stream
         .set_read_timeout(Some(timeout))
         .map_err(|error| error.to_string())?;
-    let mut request =
+    let mut message =
         format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        message.push_str(&format!("{name}: {value}\r\n"));
     }
     if let Some(body) = body {
-        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        message.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
-    request.push_str("\r\n");
-    request.push_str(body.unwrap_or(""));
+    message.push_str("\r\n");
+    message.push_str(body.as_deref().unwrap_or(""));
     stream
-        .write_all(request.as_bytes())
+        .write_all(message.as_bytes())
         .map_err(|error| format!("cannot send to {address}: {error}"))?;
     let mut response = Vec::new();
     stream
