@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 mod common;
+mod contract_statuses;
 mod cors;
 mod docs;
 mod games;
