@@ -7,7 +7,8 @@
 //!    `python3 -m venv` and installing with pip when it is missing or the file changed;
 //! 2. for each of two passes ([`PASSES`]), builds and starts the server on a free loopback port,
 //!    with `--scrypt-log-n 4` (hashing at production cost would make each of the thousands of
-//!    sign-ups and logins take a third of a second) and, in the second pass, the rate limits off;
+//!    sign-ups and logins take a third of a second) and, in the second pass, the rate limits off
+//!    and a 4 KiB body limit;
 //! 3. runs `schemathesis run openapi.yaml --url <server>` with the hooks in
 //!    `fuzz/schemathesis_hooks.py` (bearer logins, links for the stateful phase, a token check),
 //!    passing its report through, and ends with the number of test cases run and failed.
@@ -33,8 +34,9 @@ use crate::server_process::RunningServer;
 /// usually stops it far sooner). Measured on the 2-core development machine, shared with other
 /// builds (load average about 7), with the virtualenv already installed:
 /// `time cargo xtask fuzz` took 3 min 4 s for 18,645 test cases (each pass about 92 s); 2000
-/// took 5 min 13 s for 24,720. The first run also spends a minute or two installing the
-/// virtualenv. CI's run thus takes a few minutes, with room to spare under 8 on a busier machine.
+/// took 5 min 13 s for 24,720; a second 1500 run (load about 4) took 3 min 4 s again, with the
+/// same 18,645 cases. The first run also spends about 35 s installing the virtualenv. CI's run
+/// thus takes a few minutes, with room to spare under 8 on a busier machine.
 const DEFAULT_MAX_EXAMPLES: u32 = 1500;
 
 /// The seed CI fuzzes with; any other finds other inputs.

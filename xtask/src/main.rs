@@ -31,7 +31,7 @@ tasks:
                --quick, --rounds N, --duration S; see `cargo xtask bench --help`)
   fuzz         run schemathesis (pinned, installed into target/fuzz-venv/) against openapi.yaml
                on a server started on a free loopback port, with every check and a fixed seed
-               (--max-examples N, --seed S, --url URL; see `cargo xtask fuzz --help`)";
+               (--max-examples N, --seed S, --pass NAME, --url URL; see `cargo xtask fuzz --help`)";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
