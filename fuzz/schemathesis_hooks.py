@@ -1,6 +1,6 @@
-"""Schemathesis hooks for `cargo xtask fuzz`: bearer logins, links for stateful runs, a token check.
+"""Schemathesis hooks for `cargo xtask fuzz`: bearer logins, stateful links and sign-ups, a check.
 
-`cargo xtask fuzz` loads this module through SCHEMATHESIS_HOOKS. It adds three things to a plain
+`cargo xtask fuzz` loads this module through SCHEMATHESIS_HOOKS. It adds four things to a plain
 `schemathesis run` against `openapi.yaml`:
 
 1. Authentication through the contract's `bearerAuth` scheme. Two players are signed up for the
@@ -21,8 +21,17 @@
 3. One extra check, `bearer_tokens_are_honoured`: the run's own token is never refused, and a
    token that a logout revoked is never accepted again. Schemathesis's built-in checks cannot see
    either (401 is an allowed answer to valid data, and a logout is not a DELETE).
+
+4. Fresh accounts for the stateful phase's valid sign-ups. Hypothesis replays and mutates the
+   scenarios it has drawn, and a replayed sign-up of an email it already registered gets 409
+   instead of 201, so the links that follow a 201 vanish between two runs of the same scenario.
+   Hypothesis calls that flaky data generation and schemathesis then ends the phase quietly, as
+   passed, after some twenty scenarios. So each valid stateful sign-up is sent with an email and a
+   username that no earlier call used; their generated shape is kept, and invalid sign-ups and
+   the other phases are left exactly as generated (409 stays covered there).
 """
 
+import itertools
 import secrets
 import threading
 import urllib.parse
@@ -31,6 +40,7 @@ import requests
 import requests.adapters
 import schemathesis
 from schemathesis import Case, CheckContext, Response
+from schemathesis.generation.meta import TestPhase
 
 HOOK_SOURCE_ADDRESS = "127.0.0.2"
 SIGNUP = "/api/auth/signup"
@@ -149,6 +159,49 @@ def before_load_schema(context, raw_schema):
     for (path, method, status), links in LINKS.items():
         response = raw_schema["paths"][path][method]["responses"][status]
         response.setdefault("links", {}).update(links)
+
+
+# Numbers that make each stateful sign-up's email and username unlike any other in the run.
+STATEFUL_SIGNUPS = itertools.count(1)
+EMAIL_MAX_LENGTH = 254
+EMAIL_LOCAL_MAX_LENGTH = 64
+USERNAME_MAX_LENGTH = 20
+
+
+def made_fresh(email, username, number):
+    """The email and username with a prefix unique to `number`, each still within the contract.
+
+    The prefix is the number in hex and a separator (`.` in the email's local part, `-` in the
+    username), so no two numbers' prefixes can begin one another and the results are distinct
+    even when cut to length. Returns None when the email has no room for the prefix.
+    """
+    tag = format(number, "x")
+    local, at, domain = email.rpartition("@")
+    room = min(EMAIL_LOCAL_MAX_LENGTH, EMAIL_MAX_LENGTH - len(domain) - 1)
+    fresh_local = f"{tag}.{local}"[:room].rstrip(".")
+    if not at or len(fresh_local) <= len(tag):
+        return None
+    return f"{fresh_local}@{domain}", f"{tag}-{username}"[:USERNAME_MAX_LENGTH]
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    """Sends each valid stateful sign-up as a new account (point 4 of the module's notes)."""
+    meta = case.meta
+    body = case.body
+    if (
+        case.path != SIGNUP
+        or meta is None
+        or meta.phase.name != TestPhase.STATEFUL
+        or not meta.generation.mode.is_positive
+        or not isinstance(body, dict)
+        or not isinstance(body.get("email"), str)
+        or not isinstance(body.get("username"), str)
+    ):
+        return
+    fresh = made_fresh(body["email"], body["username"], next(STATEFUL_SIGNUPS))
+    if fresh is not None:
+        case.body = {**body, "email": fresh[0], "username": fresh[1]}
 
 
 @schemathesis.hook

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
-use serde_json::Value;
+use serde_json::{Value, json};
 use snake_arena_server::config::{Config, LogLevel};
 use snake_arena_server::context::ServerState;
 
@@ -353,4 +353,19 @@ pub fn contract_operations() -> Vec<ContractOperation> {
         }
     }
     operations
+}
+
+/// A valid body of a contract schema, so that an answer to it cannot be a 400 instead of what a
+/// test looks for (a secured operation's 401, an oversized body's 413).
+pub fn valid_body_of(schema: &str) -> Value {
+    match schema {
+        "ScoreSubmission" => json!({"score": 10, "mode": "walls"}),
+        "SignupRequest" => json!({
+            "email": "valid@example.com",
+            "username": "valid_name",
+            "password": "long enough",
+        }),
+        "LoginRequest" => json!({"email": "valid@example.com", "password": "long enough"}),
+        other => panic!("add a valid example of {other} to valid_body_of"),
+    }
 }

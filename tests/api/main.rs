@@ -5,6 +5,7 @@ mod auth;
 mod browser;
 mod common;
 mod concurrency;
+mod contract_statuses;
 mod cors;
 mod docs;
 mod games;

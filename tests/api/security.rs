@@ -10,22 +10,8 @@ use snake_arena_server::tokens::hash_token;
 
 use crate::common::{
     ContractOperation, RawResponse, TestContext, assert_error, contract_operations, expect_error,
-    login_request, read_raw, score_submission, types,
+    login_request, read_raw, score_submission, types, valid_body_of,
 };
-
-/// A valid body of a contract schema, so that a secured operation's 401 cannot be a 400 instead.
-fn valid_body_of(schema: &str) -> Value {
-    match schema {
-        "ScoreSubmission" => json!({"score": 10, "mode": "walls"}),
-        "SignupRequest" => json!({
-            "email": "valid@example.com",
-            "username": "valid_name",
-            "password": "long enough",
-        }),
-        "LoginRequest" => json!({"email": "valid@example.com", "password": "long enough"}),
-        other => panic!("add a valid example of {other} to valid_body_of"),
-    }
-}
 
 /// The operation's path with any `{parameter}` filled in with a well-formed value.
 fn concrete_path(path: &str) -> String {

@@ -33,7 +33,7 @@ tasks:
                --quick, --rounds N, --duration S; see `cargo xtask bench --help`)
   fuzz         run schemathesis (pinned, installed into target/fuzz-venv/) against openapi.yaml
                on a server started on a free loopback port, with every check and a fixed seed
-               (--max-examples N, --seed S, --url URL; see `cargo xtask fuzz --help`)
+               (--max-examples N, --seed S, --pass NAME, --url URL; see `cargo xtask fuzz --help`)
   stress       build release, start it at the production scrypt cost, run the login storm,
                same-username sign-ups, concurrent scores and enumeration timing, print figure
                against target and write target/stress/results.json; exits 1 when a correctness
