@@ -266,7 +266,7 @@ async fn assert_nothing_stored_for(context: &TestContext, player: &SignedUpPlaye
 }
 
 #[tokio::test]
-async fn a_submission_that_names_a_player_id_or_time_is_a_400_and_stores_nothing() {
+async fn a_submission_that_names_a_player_id_time_or_rank_is_a_400_and_stores_nothing() {
     let context = TestContext::start().await;
     let player = context.sign_up_fresh_player().await;
     let extra_fields = [
@@ -274,6 +274,7 @@ async fn a_submission_that_names_a_player_id_or_time_is_a_400_and_stores_nothing
         ("username", json!(player.username)),
         ("id", json!("5eed0000-0000-4000-8000-000000000001")),
         ("timestamp", json!("2020-01-01T00:00:00Z")),
+        ("rank", json!(1)),
     ];
     for (field, value) in extra_fields {
         let mut body = json!({"score": 424_242, "mode": "walls"});
