@@ -1,6 +1,6 @@
 """Schemathesis hooks for `cargo xtask fuzz`: bearer logins, stateful links and sign-ups, a check.
 
-`cargo xtask fuzz` loads this module through SCHEMATHESIS_HOOKS. It adds four things to a plain
+`cargo xtask fuzz` loads this module through SCHEMATHESIS_HOOKS. It adds five things to a plain
 `schemathesis run` against `openapi.yaml`:
 
 1. Authentication through the contract's `bearerAuth` scheme. Two players are signed up for the
@@ -29,6 +29,10 @@
    passed, after some twenty scenarios. So each valid stateful sign-up is sent with an email and a
    username that no earlier call used; their generated shape is kept, and invalid sign-ups and
    the other phases are left exactly as generated (409 stays covered there).
+
+5. Valid sign-ups' passwords made hard to guess: the server refuses the most common passwords,
+   a rule no JSON Schema can state, so a schema-valid `00000000` would otherwise count as valid
+   data rejected (see `before_call`).
 """
 
 import itertools
@@ -184,17 +188,41 @@ def made_fresh(email, username, number):
     return f"{fresh_local}@{domain}", f"{tag}-{username}"[:USERNAME_MAX_LENGTH]
 
 
+# Put in front of every valid sign-up's password (see `before_call`). Three unrelated words are
+# enough for zxcvbn to rate any password that starts with them 2 of 4 or more, whatever follows
+# (checked against the server with runs of one character, digits, keyboard rows, common passwords,
+# accented letters and emoji); zxcvbn reads the first 100 characters, so the words go first.
+STRONG_PASSWORD_PREFIX = "violet anvil thunder "
+PASSWORD_MAX_LENGTH = 128
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    """Sends each valid stateful sign-up as a new account (point 4 of the module's notes)."""
+    """Keeps valid sign-ups valid by the server's rules too, and fresh in the stateful phase.
+
+    1. A sign-up's password must also not be guessable (the server refuses the most common
+       passwords with 400, as the contract's description of `password` says), a rule no JSON
+       Schema can state: without this, `positive_data_acceptance` would report schema-valid
+       passwords such as `00000000` as valid data rejected. Each valid sign-up's password gets
+       `STRONG_PASSWORD_PREFIX` in front, cut to the contract's length. Invalid sign-ups are left
+       as generated, and the contract tests (`auth.rs`, `password_policy.rs`) hold the refusal of
+       guessable passwords.
+    2. Each valid stateful sign-up is sent as a new account (point 4 of the module's notes).
+    """
     meta = case.meta
     body = case.body
     if (
         case.path != SIGNUP
         or meta is None
-        or meta.phase.name != TestPhase.STATEFUL
         or not meta.generation.mode.is_positive
         or not isinstance(body, dict)
+    ):
+        return
+    if isinstance(body.get("password"), str):
+        strong = (STRONG_PASSWORD_PREFIX + body["password"])[:PASSWORD_MAX_LENGTH]
+        body = case.body = {**body, "password": strong}
+    if (
+        meta.phase.name != TestPhase.STATEFUL
         or not isinstance(body.get("email"), str)
         or not isinstance(body.get("username"), str)
     ):
