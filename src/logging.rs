@@ -156,7 +156,11 @@ fn format_line(
     values: &slog::OwnedKVList,
 ) -> Vec<u8> {
     let mut line = String::with_capacity(256);
-    let message = record.msg().to_string();
+    // Most messages are plain literals, which need no formatting.
+    let message = match record.msg().as_str() {
+        Some(literal) => std::borrow::Cow::Borrowed(literal),
+        None => std::borrow::Cow::Owned(record.msg().to_string()),
+    };
     start_line(&mut line, format, record.level(), &message);
     let mut serializer = LineSerializer {
         line: &mut line,

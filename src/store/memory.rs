@@ -126,23 +126,23 @@ impl ScoreIndex {
         &self,
         mode: GameMode,
         limit: usize,
-    ) -> impl Iterator<Item = (&LeaderboardRank, ScoreEntry)> {
+    ) -> impl Iterator<Item = (&LeaderboardRank, &RankedScore, GameMode)> {
         self.entries_by_mode[mode_index(mode)]
             .iter()
             .take(limit)
-            .map(move |(rank, score)| {
-                (
-                    rank,
-                    ScoreEntry {
-                        id: rank.id,
-                        player_id: score.player_id,
-                        username: Arc::clone(&score.username),
-                        score: rank.score_descending.0,
-                        mode,
-                        recorded_at: rank.recorded_at,
-                    },
-                )
-            })
+            .map(move |(rank, score)| (rank, score, mode))
+    }
+}
+
+/// A stored score as the domain sees it.
+fn score_entry(rank: &LeaderboardRank, score: &RankedScore, mode: GameMode) -> ScoreEntry {
+    ScoreEntry {
+        id: rank.id,
+        player_id: score.player_id,
+        username: Arc::clone(&score.username),
+        score: rank.score_descending.0,
+        mode,
+        recorded_at: rank.recorded_at,
     }
 }
 
@@ -244,19 +244,20 @@ impl Store for MemoryStore {
         let top_entries = match mode {
             Some(mode) => scores
                 .best_of_mode(mode, limit)
-                .map(|(_, entry)| entry)
+                .map(|(rank, score, mode)| score_entry(rank, score, mode))
                 .collect(),
             None => {
-                // Only the first `limit` of each mode can make the overall top `limit`.
-                let mut candidates: Vec<(&LeaderboardRank, ScoreEntry)> = GameMode::ALL
+                // Only the first `limit` of each mode can make the overall top `limit`; the
+                // candidates are ranked first, so only the winners become entries.
+                let mut candidates: Vec<_> = GameMode::ALL
                     .into_iter()
                     .flat_map(|mode| scores.best_of_mode(mode, limit))
                     .collect();
-                candidates.sort_unstable_by_key(|(rank, _)| *rank);
+                candidates.sort_unstable_by_key(|(rank, _, _)| *rank);
                 candidates
                     .into_iter()
                     .take(limit)
-                    .map(|(_, entry)| entry)
+                    .map(|(rank, score, mode)| score_entry(rank, score, mode))
                     .collect()
             }
         };

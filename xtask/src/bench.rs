@@ -65,7 +65,7 @@ const SEEDED_PASSWORD: &str = "charmer-pass-123";
 /// The score every submission in the submission scenario posts.
 const SUBMITTED_BODY: &str = r#"{"score":4242,"mode":"walls"}"#;
 
-/// The flag of the per-player score submission limit, when this server has one.
+/// The flag of the per-player score submission limit.
 const SUBMISSION_LIMIT_FLAG: &str = "--score-submissions-per-player-per-minute";
 /// A limit no benchmark reaches (about 16 million a second), so the limiter still runs on every
 /// submission but admits all of them: one token posts thousands of scores a second here.
@@ -389,15 +389,13 @@ impl Bench {
         Ok(startup)
     }
 
-    /// Runs every scenario against our server and the ceiling, in alternating rounds.
+    /// Runs every scenario against our server, the floor and the ceiling, in rotating rounds.
     fn compare_with_ceiling(&self) -> Result<(Vec<String>, Vec<Comparison>), String> {
         let mut arguments = self.server_arguments(SCENARIO_SYNTHETIC_SCORES);
-        if server_has_flag(&self.binaries.server, SUBMISSION_LIMIT_FLAG)? {
-            arguments.extend([
-                SUBMISSION_LIMIT_FLAG.to_owned(),
-                SUBMISSION_LIMIT_FOR_BENCH.to_owned(),
-            ]);
-        }
+        arguments.extend([
+            SUBMISSION_LIMIT_FLAG.to_owned(),
+            SUBMISSION_LIMIT_FOR_BENCH.to_owned(),
+        ]);
         let mut ours = BenchProcess::start_server(&self.binaries.server, &arguments)?;
         let token = log_in(&ours)?;
         let scenarios = scenarios(&token);
@@ -625,17 +623,6 @@ fn describe(result: &LoadResult) -> String {
         );
     }
     text
-}
-
-/// Whether our server's `--help` lists `flag`.
-fn server_has_flag(binary: &Path, flag: &str) -> Result<bool, String> {
-    let output = Command::new(binary)
-        .arg("--help")
-        .output()
-        .map_err(|error| format!("cannot run {} --help: {error}", binary.display()))?;
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .any(|word| word == flag))
 }
 
 /// Logs the seeded player in (one scrypt verification) and returns the bearer token.
