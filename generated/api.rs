@@ -1834,7 +1834,7 @@ pub trait SnakeArenaApi {
     }]
     async fn auth_logout(
         rqctx: ::dropshot::RequestContext<Self::Context>,
-        caller: support::Authenticated<crate::caller::AuthenticatedPlayer>,
+        caller: support::Authenticated<crate::http::caller::AuthenticatedPlayer>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseUpdatedNoContent,
         crate::error::ApiError,
@@ -1847,7 +1847,7 @@ pub trait SnakeArenaApi {
     }]
     async fn auth_me(
         rqctx: ::dropshot::RequestContext<Self::Context>,
-        caller: support::Authenticated<crate::caller::AuthenticatedPlayer>,
+        caller: support::Authenticated<crate::http::caller::AuthenticatedPlayer>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseOk<types::User>,
         crate::error::ApiError,
@@ -1916,7 +1916,7 @@ pub trait SnakeArenaApi {
     }]
     async fn leaderboard_submit(
         rqctx: ::dropshot::RequestContext<Self::Context>,
-        caller: support::Authenticated<crate::caller::AuthenticatedPlayer>,
+        caller: support::Authenticated<crate::http::caller::AuthenticatedPlayer>,
         body: ::dropshot::TypedBody<types::ScoreSubmission>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseCreated<types::LeaderboardEntry>,

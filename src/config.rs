@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::password::ScryptCost;
+use crate::accounts::password::ScryptCost;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogLevel {
@@ -64,7 +64,7 @@ pub struct Config {
         long = "cors-origin",
         env = "SNAKE_ARENA_CORS_ORIGINS",
         value_delimiter = ',',
-        default_values_t = crate::cors::DEFAULT_ALLOWED_ORIGINS.iter().map(|origin| origin.to_string()).collect::<Vec<_>>()
+        default_values_t = crate::http::cors::DEFAULT_ALLOWED_ORIGINS.iter().map(|origin| origin.to_string()).collect::<Vec<_>>()
     )]
     pub cors_origins: Vec<String>,
 
@@ -193,13 +193,13 @@ impl Config {
         std::time::Duration::from_secs(u64::from(self.body_timeout_seconds))
     }
 
-    pub fn cors_policy(&self) -> Result<crate::cors::CorsPolicy, String> {
-        crate::cors::CorsPolicy::from_origins(&self.cors_origins)
+    pub fn cors_policy(&self) -> Result<crate::http::cors::CorsPolicy, String> {
+        crate::http::cors::CorsPolicy::from_origins(&self.cors_origins)
     }
 
     /// The login and sign-up limits this configuration asks for.
-    pub fn auth_limits(&self) -> crate::rate_limit::AuthLimits {
-        use crate::rate_limit::{AuthLimits, HOUR, RateLimiter};
+    pub fn auth_limits(&self) -> crate::accounts::rate_limit::AuthLimits {
+        use crate::accounts::rate_limit::{AuthLimits, HOUR, RateLimiter};
         AuthLimits {
             failed_logins_per_account: RateLimiter::optional(
                 self.failed_logins_per_account_per_hour,
@@ -215,8 +215,8 @@ impl Config {
     }
 
     /// The score submission limit this configuration asks for.
-    pub fn score_submission_limit(&self) -> crate::rate_limit::RateLimiter {
-        use crate::rate_limit::{MINUTE, RateLimiter};
+    pub fn score_submission_limit(&self) -> crate::accounts::rate_limit::RateLimiter {
+        use crate::accounts::rate_limit::{MINUTE, RateLimiter};
         RateLimiter::optional(self.score_submissions_per_player_per_minute, MINUTE)
     }
 

@@ -1,27 +1,20 @@
 //! Snake Arena server: the game's API, generated from `openapi.yaml` and implemented over a
 //! store. `server::start` is the one way to run it, for `main` and for tests alike.
+//!
+//! The folders are the layers. `http/` is the edge and the only place that knows HTTP, Dropshot
+//! and the contract's wire types; `accounts/`, `leaderboard/` and `games/` are the domain;
+//! `store/` keeps the domain's data; `demo/` makes demo and benchmark data. `model` and `error`
+//! are the vocabulary the domain and the store share.
 
+pub mod accounts;
 pub mod api;
-pub mod auth;
-pub mod body_deadline;
-pub mod caller;
 pub mod config;
-pub mod context;
-pub mod cors;
-pub mod docs;
+pub mod demo;
 pub mod error;
 pub mod games;
-pub mod http_entrypoints;
-pub mod http_policy;
+pub mod http;
 pub mod leaderboard;
 pub mod logging;
 pub mod model;
-pub mod password;
-pub mod password_policy;
-pub mod rate_limit;
-pub mod seed;
 pub mod server;
 pub mod store;
-pub mod synthetic;
-pub mod tokens;
-pub mod wire;

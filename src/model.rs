@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::tokens::TokenHash;
+use crate::accounts::tokens::TokenHash;
 
 /// The two rule sets a game can be played with; scores are ranked separately per mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

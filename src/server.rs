@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 
+use crate::accounts::auth::AuthService;
+use crate::accounts::password::PasswordHasher;
 use crate::api::snake_arena_api_mod;
-use crate::auth::AuthService;
 use crate::config::Config;
-use crate::context::ServerState;
-use crate::games::Spectating;
-use crate::http_entrypoints::{SnakeArenaServer, openapi_document_view};
-use crate::http_policy::HttpPolicy;
+use crate::games::spectating::Spectating;
+use crate::http::context::ServerState;
+use crate::http::entrypoints::{SnakeArenaServer, openapi_document_view};
+use crate::http::policy::HttpPolicy;
 use crate::leaderboard::Leaderboard;
-use crate::password::PasswordHasher;
 use crate::store::{MemoryStore, Store};
 
 /// Everything that can stop the server from starting, with a message for the operator.
@@ -34,7 +34,7 @@ pub fn api_description() -> Result<dropshot::ApiDescription<ServerState>, StartE
         .map_err(|error| StartError::Api(error.to_string()))?;
     api.register(openapi_document_view)
         .map_err(|error| StartError::Api(error.to_string()))?;
-    crate::docs::register(&mut api).map_err(|error| StartError::Api(error.to_string()))?;
+    crate::http::docs::register(&mut api).map_err(|error| StartError::Api(error.to_string()))?;
     Ok(api)
 }
 
@@ -54,12 +54,12 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
     )));
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     if !config.no_seed {
-        crate::seed::seed(store.as_ref())
+        crate::demo::seed::seed(store.as_ref())
             .await
             .map_err(|error| StartError::Seed(format!("{error:?}")))?;
     }
     if config.synthetic_scores > 0 {
-        crate::synthetic::fill_scores(store.as_ref(), config.synthetic_scores)
+        crate::demo::synthetic::fill_scores(store.as_ref(), config.synthetic_scores)
             .await
             .map_err(|error| StartError::Seed(format!("{error:?}")))?;
     }

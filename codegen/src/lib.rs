@@ -51,7 +51,7 @@ pub struct Settings {
     /// schema, which the generated module names `ErrorBody`.
     pub error_type: String,
     /// The type secured operations receive as their caller, such as
-    /// `crate::caller::AuthenticatedPlayer`; it implements `support::BearerAuthenticator`.
+    /// `crate::http::caller::AuthenticatedPlayer`; it implements `support::BearerAuthenticator`.
     pub principal_type: String,
 }
 
@@ -62,7 +62,7 @@ impl Settings {
         Self {
             api_trait: None,
             error_type: "crate::error::ApiError".to_owned(),
-            principal_type: "crate::caller::AuthenticatedPlayer".to_owned(),
+            principal_type: "crate::http::caller::AuthenticatedPlayer".to_owned(),
         }
     }
 }

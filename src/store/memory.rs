@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::accounts::tokens::TokenHash;
 use crate::error::{Error, Result};
 use crate::model::{ActiveGame, GameMode, ScoreEntry, SessionRecord, StoredPlayer};
 use crate::store::{Store, comparison_key};
-use crate::tokens::TokenHash;
 
 /// A store that lives only as long as the process; used for development and tests.
 ///
@@ -285,8 +285,8 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     use super::*;
+    use crate::accounts::tokens::hash_token;
     use crate::model::{Cell, PlayerProfile};
-    use crate::tokens::hash_token;
 
     fn player(username: &str, email: &str) -> StoredPlayer {
         StoredPlayer {

@@ -5,9 +5,9 @@ pub mod memory;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::accounts::tokens::TokenHash;
 use crate::error::Result;
 use crate::model::{ActiveGame, GameMode, ScoreEntry, SessionRecord, StoredPlayer};
-use crate::tokens::TokenHash;
 
 pub use memory::MemoryStore;
 

@@ -4,7 +4,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 use snake_arena_server::config::Config;
-use snake_arena_server::seed::SEEDED_PLAYERS;
+use snake_arena_server::demo::seed::SEEDED_PLAYERS;
 
 use crate::common::{
     TestContext, assert_error, assert_invalid_input_naming, expect_error, login_request,

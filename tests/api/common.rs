@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use snake_arena_server::config::{Config, LogLevel};
-use snake_arena_server::context::ServerState;
+use snake_arena_server::http::context::ServerState;
 
 progenitor::generate_api!(
     spec = "openapi.yaml",

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use reqwest::StatusCode;
-use snake_arena_server::seed::SEEDED_PLAYERS;
+use snake_arena_server::demo::seed::SEEDED_PLAYERS;
 
 use crate::common::{TestContext, types};
 

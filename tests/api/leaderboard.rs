@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use snake_arena_server::seed::SEEDED_PLAYERS;
+use snake_arena_server::demo::seed::SEEDED_PLAYERS;
 
 use crate::common::{
     SignedUpPlayer, TestContext, assert_error, assert_invalid_input_naming, expect_error,

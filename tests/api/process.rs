@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr, Command};
 
-use snake_arena_server::seed::SEEDED_PLAYERS;
+use snake_arena_server::demo::seed::SEEDED_PLAYERS;
 
 const SERVER_BINARY: &str = env!("CARGO_BIN_EXE_snake-arena-server");
 const LINE_WAIT_LIMIT: Duration = Duration::from_secs(30);

@@ -6,7 +6,7 @@ use reqwest::header::AUTHORIZATION;
 use serde_json::{Value, json};
 
 use base64::Engine;
-use snake_arena_server::tokens::hash_token;
+use snake_arena_server::accounts::tokens::hash_token;
 
 use crate::common::{
     ContractOperation, RawResponse, TestContext, assert_error, contract_operations, expect_error,

@@ -382,7 +382,7 @@ fn prose_and_order_do_not_count_as_drift() {
 /// An endpoint registered by hand, outside the generated trait, to prove the check sees it.
 #[dropshot::endpoint { method = GET, path = "/api/debug/state" }]
 async fn debug_state_view(
-    _rqctx: dropshot::RequestContext<snake_arena_server::context::ServerState>,
+    _rqctx: dropshot::RequestContext<snake_arena_server::http::context::ServerState>,
 ) -> Result<dropshot::HttpResponseOk<String>, dropshot::HttpError> {
     Ok(dropshot::HttpResponseOk("debug".to_owned()))
 }

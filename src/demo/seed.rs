@@ -228,7 +228,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-    use crate::password::{PasswordHasher, ScryptCost};
+    use crate::accounts::password::{PasswordHasher, ScryptCost};
     use crate::store::MemoryStore;
 
     fn are_neighbours(first: Cell, second: Cell) -> bool {

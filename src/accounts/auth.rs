@@ -6,13 +6,13 @@ use std::sync::Arc;
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::accounts::password::PasswordHasher;
+use crate::accounts::password_policy::check_new_password;
+use crate::accounts::rate_limit::{AuthLimits, client_key};
+use crate::accounts::tokens::{hash_token, issue_token};
 use crate::error::{Error, Result};
 use crate::model::{PlayerProfile, SessionRecord, StoredPlayer};
-use crate::password::PasswordHasher;
-use crate::password_policy::check_new_password;
-use crate::rate_limit::{AuthLimits, client_key};
 use crate::store::{Store, comparison_key};
-use crate::tokens::{hash_token, issue_token};
 
 /// Account and session operations. The HTTP layer validates the shape of emails, usernames and
 /// passwords before calling in; this service enforces uniqueness, credentials and expiry.
@@ -220,7 +220,7 @@ impl AuthService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::password::ScryptCost;
+    use crate::accounts::password::ScryptCost;
     use crate::store::MemoryStore;
 
     const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);

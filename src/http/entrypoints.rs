@@ -8,10 +8,10 @@ use dropshot::{
 
 use crate::api::support::Authenticated;
 use crate::api::{SnakeArenaApi, types};
-use crate::caller::AuthenticatedPlayer;
-use crate::context::ServerState;
 use crate::error::ApiError;
-use crate::wire;
+use crate::http::caller::AuthenticatedPlayer;
+use crate::http::context::ServerState;
+use crate::http::wire;
 
 /// The server's implementation of the contract; never constructed, only named.
 pub enum SnakeArenaServer {}

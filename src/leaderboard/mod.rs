@@ -5,9 +5,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::accounts::rate_limit::RateLimiter;
 use crate::error::Result;
 use crate::model::{GameMode, PlayerProfile, ScoreEntry};
-use crate::rate_limit::RateLimiter;
 use crate::store::Store;
 
 /// The leaderboard service; the HTTP layer decides limits and validation of inputs.

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::auth::AuthService;
-use crate::games::Spectating;
+use crate::accounts::auth::AuthService;
+use crate::games::spectating::Spectating;
 use crate::leaderboard::Leaderboard;
 use crate::store::Store;
 
