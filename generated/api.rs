@@ -1824,7 +1824,7 @@ pub trait SnakeArenaApi {
         body: ::dropshot::TypedBody<types::LoginRequest>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseOk<types::AuthResponse>,
-        crate::error::ApiError,
+        crate::http::error::ApiError,
     >;
     /// Log out, revoking the token used for this call.
     #[endpoint{method = POST,
@@ -1837,7 +1837,7 @@ pub trait SnakeArenaApi {
         caller: support::Authenticated<crate::http::caller::AuthenticatedPlayer>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseUpdatedNoContent,
-        crate::error::ApiError,
+        crate::http::error::ApiError,
     >;
     /// The player the token belongs to.
     #[endpoint{method = GET,
@@ -1850,7 +1850,7 @@ pub trait SnakeArenaApi {
         caller: support::Authenticated<crate::http::caller::AuthenticatedPlayer>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseOk<types::User>,
-        crate::error::ApiError,
+        crate::http::error::ApiError,
     >;
     /// Create an account and log in.
     ///
@@ -1865,7 +1865,7 @@ pub trait SnakeArenaApi {
         body: ::dropshot::TypedBody<types::SignupRequest>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseCreated<types::AuthResponse>,
-        crate::error::ApiError,
+        crate::http::error::ApiError,
     >;
     /// Games being played right now, for spectators.
     #[endpoint{method = GET,
@@ -1877,7 +1877,7 @@ pub trait SnakeArenaApi {
         rqctx: ::dropshot::RequestContext<Self::Context>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseOk<types::GamesActiveListResponse>,
-        crate::error::ApiError,
+        crate::http::error::ApiError,
     >;
     /// Whether the server is up and its store answers.
     #[endpoint{method = GET,
@@ -1889,7 +1889,7 @@ pub trait SnakeArenaApi {
         rqctx: ::dropshot::RequestContext<Self::Context>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseOk<types::Health>,
-        crate::error::ApiError,
+        crate::http::error::ApiError,
     >;
     /// Best scores, best first.
     ///
@@ -1904,7 +1904,7 @@ pub trait SnakeArenaApi {
         query: ::dropshot::Query<types::LeaderboardListQuery>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseOk<types::LeaderboardListResponse>,
-        crate::error::ApiError,
+        crate::http::error::ApiError,
     >;
     /// Record a finished game's score for the authenticated player.
     ///
@@ -1920,7 +1920,7 @@ pub trait SnakeArenaApi {
         body: ::dropshot::TypedBody<types::ScoreSubmission>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseCreated<types::LeaderboardEntry>,
-        crate::error::ApiError,
+        crate::http::error::ApiError,
     >;
 }
 /// The security requirement of every secured operation, as the contract states it.

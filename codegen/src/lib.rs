@@ -46,7 +46,7 @@ pub struct Settings {
     /// The trait's name; by default the document's title in PascalCase (`Snake Arena API`
     /// becomes `SnakeArenaApi`).
     pub api_trait: Option<String>,
-    /// The error type every operation returns, a path such as `crate::error::ApiError`. It must
+    /// The error type every operation returns, a path such as `crate::http::error::ApiError`. It must
     /// implement `dropshot::HttpResponseError`, and its schema should be the contract's error
     /// schema, which the generated module names `ErrorBody`.
     pub error_type: String,
@@ -61,7 +61,7 @@ impl Settings {
     pub fn snake_arena_server() -> Self {
         Self {
             api_trait: None,
-            error_type: "crate::error::ApiError".to_owned(),
+            error_type: "crate::http::error::ApiError".to_owned(),
             principal_type: "crate::http::caller::AuthenticatedPlayer".to_owned(),
         }
     }

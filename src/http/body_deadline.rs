@@ -17,7 +17,7 @@ use dropshot::Body;
 use http_body::{Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Gives the body of `request` until `limit` from now to arrive in full. Bodies that are already
 /// complete (no body at all, or `Content-Length: 0`) are left alone, so most reads pay nothing.

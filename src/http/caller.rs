@@ -2,8 +2,8 @@
 //! the extractor the generated trait puts in front of every secured handler.
 
 use crate::api::support::BearerAuthenticator;
-use crate::error::ApiError;
 use crate::http::context::ServerState;
+use crate::http::error::ApiError;
 use crate::model::PlayerProfile;
 
 /// A player whose token the server has just checked, with that token (logout revokes it).

@@ -8,8 +8,8 @@
 use dropshot::{Path, RequestContext};
 use http::header;
 
-use crate::error::ApiError;
 use crate::http::context::ServerState;
+use crate::http::error::ApiError;
 
 /// The docs page. Its policy allows only this server's own scripts and styles (Swagger UI sets
 /// inline styles, and its icons are `data:` images) and no framing.

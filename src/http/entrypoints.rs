@@ -8,9 +8,9 @@ use dropshot::{
 
 use crate::api::support::Authenticated;
 use crate::api::{SnakeArenaApi, types};
-use crate::error::ApiError;
 use crate::http::caller::AuthenticatedPlayer;
 use crate::http::context::ServerState;
+use crate::http::error::ApiError;
 use crate::http::wire;
 
 /// The server's implementation of the contract; never constructed, only named.

@@ -11,5 +11,6 @@ pub mod context;
 pub mod cors;
 pub mod docs;
 pub mod entrypoints;
+pub mod error;
 pub mod policy;
 pub mod wire;

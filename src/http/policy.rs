@@ -12,8 +12,8 @@ use dropshot::{Body, RequestHook, RequestHookDecision};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode, Uri};
 
-use crate::error::ApiError;
 use crate::http::cors::{self, CorsPolicy};
+use crate::http::error::ApiError;
 
 /// The longest request target (path and query) accepted, in bytes. RFC 9112 asks servers to
 /// accept at least 8,000; no URI of this API comes close. Longer ones get 414 with the contract's

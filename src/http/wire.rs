@@ -5,7 +5,7 @@
 
 use crate::api::support::ConstraintViolation;
 use crate::api::types;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::model::{ActiveGame, Cell, GameMode, PlayerProfile, ScoreEntry};
 
 impl From<ConstraintViolation> for ApiError {
