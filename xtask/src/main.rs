@@ -6,9 +6,12 @@
 //! - `bench`: measure the server against a bare hyper server returning the same bytes.
 //! - `fuzz`: run schemathesis against a live server with every check (zero failures expected).
 //! - `stress`: the login storm, concurrent sign-ups and scores, and enumeration timing.
+//! - `crash`: kill -9 the server under load, restart it, and check that no acknowledged write
+//!   was lost.
 
 mod bench;
 mod codegen;
+mod crash;
 mod fuzz;
 mod server_process;
 mod spec_check;
@@ -37,7 +40,11 @@ tasks:
   stress       build release, start it at the production scrypt cost, run the login storm,
                same-username sign-ups, concurrent scores and enumeration timing, print figure
                against target and write target/stress/results.json; exits 1 when a correctness
-               property fails (--timing-samples N; see `cargo xtask stress --help`)";
+               property fails (--timing-samples N; see `cargo xtask stress --help`)
+  crash        build release, kill -9 it under concurrent writes at random moments, restart
+               on the same SQLite file and check that no acknowledged write was lost, nothing
+               unsent appeared and the file is intact (--rounds N, --clients N, --seed S; see
+               `cargo xtask crash --help`)";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
@@ -58,6 +65,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some("stress") => stress::run(&arguments[1..]),
+        Some("crash") if arguments.iter().any(|argument| argument == "--help") => {
+            println!("{}", crash::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Some("crash") => crash::run(&arguments[1..]),
         Some("ts-client" | "ts-client-test")
             if arguments.iter().any(|argument| argument == "--help") =>
         {
