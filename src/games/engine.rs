@@ -1115,6 +1115,7 @@ mod tests {
     fn thousands_of_random_games_keep_every_invariant_and_replay_exactly() {
         let mut games_that_ate = 0;
         let mut longest_snake = 0;
+        let mut end_causes = HashSet::new();
         for seed in 0..3_000_u64 {
             let mode = GameMode::ALL[(seed % 2) as usize];
             let player = if seed % 3 == 0 {
@@ -1128,6 +1129,7 @@ mod tests {
                 games_that_ate += 1;
             }
             longest_snake = longest_snake.max(live.snake().len());
+            end_causes.extend(live.end());
 
             let replayed = replay(mode, seed, &log, live.ticks()).expect("the log is valid");
             assert_eq!(replayed, live, "{mode:?} seed {seed}: replay differs");
@@ -1158,6 +1160,14 @@ mod tests {
         assert!(
             longest_snake > 20,
             "the longest snake had {longest_snake} cells"
+        );
+        assert!(
+            end_causes.contains(&EndCause::HitWall),
+            "no game hit a wall"
+        );
+        assert!(
+            end_causes.contains(&EndCause::HitSelf),
+            "no game ran into itself"
         );
     }
 
