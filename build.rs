@@ -9,6 +9,9 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo:rerun-if-changed=openapi.yaml");
     println!("cargo:rerun-if-changed=build.rs");
+    // `sqlx::migrate!` embeds migrations/ at compile time; without this a new migration alone
+    // would not rebuild the server.
+    println!("cargo:rerun-if-changed=migrations");
     let spec = match std::fs::read_to_string("openapi.yaml") {
         Ok(spec) => spec,
         Err(error) => {

@@ -34,6 +34,12 @@ pub struct Config {
     #[arg(long, env = "SNAKE_ARENA_BIND", default_value = "127.0.0.1:8000")]
     pub bind: SocketAddr,
 
+    /// Where the data lives: `sqlite://PATH` (a SQLite file, created and migrated on first start;
+    /// a relative path is from the working directory, `sqlite:///abs/path` is absolute) or
+    /// `memory` (forgotten on exit).
+    #[arg(long, env = "SNAKE_ARENA_DATABASE_URL", default_value = crate::store::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+
     /// Start with an empty store instead of the demo players, scores and active games.
     #[arg(long, env = "SNAKE_ARENA_NO_SEED")]
     pub no_seed: bool,

@@ -49,6 +49,17 @@ pub enum Error {
         retry_after: Duration,
     },
 
+    /// The store did not answer in time or cannot take writes just now (the database is locked
+    /// for too long, the disk is full or read-only, a read or write failed). Nothing was changed,
+    /// and the same request may well succeed later. `cause` is for the operator's log only.
+    #[error("the server cannot reach its data just now, please try again in a moment")]
+    StoreUnavailable {
+        /// How long the client should wait before trying again.
+        retry_after: Duration,
+        /// What the store reported, for logs; never shown to clients.
+        cause: String,
+    },
+
     /// A fault inside the server. The detail is meant for logs (through `Debug`) and is never
     /// part of the `Display` message, which is what clients may see.
     #[error("something went wrong on the server, please try again")]

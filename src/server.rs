@@ -12,7 +12,7 @@ use crate::http::context::ServerState;
 use crate::http::entrypoints::{SnakeArenaServer, openapi_document_view};
 use crate::http::policy::HttpPolicy;
 use crate::leaderboard::Leaderboard;
-use crate::store::{MemoryStore, Store};
+use crate::store::Store;
 
 /// Everything that can stop the server from starting, with a message for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +21,8 @@ pub enum StartError {
     Config(String),
     #[error("cannot build the API description: {0}")]
     Api(String),
+    #[error("cannot open the store: {0}")]
+    Store(#[from] crate::store::OpenError),
     #[error("cannot seed the store: {0}")]
     Seed(String),
     #[error("cannot start listening: {0}")]
@@ -52,12 +54,16 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
     .with_max_wait(std::time::Duration::from_secs(u64::from(
         config.hashing_wait_seconds,
     )));
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    if !config.no_seed {
-        crate::demo::seed::seed(store.as_ref())
-            .await
-            .map_err(|error| StartError::Seed(format!("{error:?}")))?;
-    }
+    let store: Arc<dyn Store> = crate::store::open(&config.database_url).await?;
+    let seeded = if config.no_seed {
+        None
+    } else {
+        Some(
+            crate::demo::seed::seed(store.as_ref())
+                .await
+                .map_err(|error| StartError::Seed(format!("{error:?}")))?,
+        )
+    };
     if config.synthetic_scores > 0 {
         crate::demo::synthetic::fill_scores(store.as_ref(), config.synthetic_scores)
             .await
@@ -99,7 +105,11 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
     slog::info!(log, "Snake Arena API listening";
         "address" => format!("http://{}/api", server.local_addr()),
         "store" => server.app_private().store.backend_name(),
-        "seeded" => !config.no_seed,
+        "seeded" => match seeded {
+            None => "no (--no-seed)",
+            Some(crate::demo::seed::SeedOutcome::Seeded) => "yes",
+            Some(crate::demo::seed::SeedOutcome::LiveGamesOnly) => "live games only (the store already holds data)",
+        },
         "docs" => format!("http://{}/api/docs", server.local_addr()),
         "openapi" => format!("http://{}/api/openapi.json", server.local_addr()),
         "cors_origins" => config.cors_origins.join(","),

@@ -69,28 +69,23 @@ const SEEDED_PASSWORD_HASHES: [&str; SEEDED_PLAYER_COUNT] = [
     "$scrypt$ln=17,r=8,p=1$RWSrMCI+UBrkmggZccndvA$GaXbQdDkjUEbJ+NMK8r83vEhbDeaT1nKNWPvQtnp3Ac",
 ];
 
-/// Seeded scores as (index into `SEEDED_PLAYERS`, points, mode, minutes before seeding).
-const SEEDED_SCORES: [(usize, u32, GameMode, i64); 20] = [
+/// How many scores the seed puts in each mode: few, so that the frontend's "all modes, top 20"
+/// list has room for a new player's first game.
+pub const SEEDED_SCORES_PER_MODE: usize = 5;
+
+/// Seeded scores as (index into `SEEDED_PLAYERS`, points, mode, minutes before seeding). Every
+/// seeded player appears in both modes, and each mode has a tie, to show that the earlier wins.
+const SEEDED_SCORES: [(usize, u32, GameMode, i64); 2 * SEEDED_SCORES_PER_MODE] = [
     (0, 1240, GameMode::Walls, 50),
-    (1, 980, GameMode::Walls, 3 * 60 + 5),
     (2, 1240, GameMode::Walls, 26 * 60),
     (3, 310, GameMode::Walls, 2 * 24 * 60),
-    (0, 760, GameMode::Walls, 3 * 24 * 60 + 40),
     (1, 1510, GameMode::Walls, 4 * 24 * 60 + 7 * 60),
-    (2, 420, GameMode::Walls, 5 * 24 * 60),
-    (3, 90, GameMode::Walls, 6 * 24 * 60 + 12 * 60),
     (0, 2030, GameMode::Walls, 9 * 24 * 60),
-    (2, 640, GameMode::Walls, 12 * 24 * 60),
     (1, 2210, GameMode::PassThrough, 20),
     (0, 1870, GameMode::PassThrough, 5 * 60 + 30),
     (2, 3050, GameMode::PassThrough, 30 * 60),
     (3, 540, GameMode::PassThrough, 2 * 24 * 60 + 3 * 60),
     (1, 1870, GameMode::PassThrough, 3 * 24 * 60),
-    (0, 990, GameMode::PassThrough, 4 * 24 * 60 + 9 * 60),
-    (2, 1420, GameMode::PassThrough, 6 * 24 * 60),
-    (3, 260, GameMode::PassThrough, 7 * 24 * 60 + 45),
-    (1, 2780, GameMode::PassThrough, 10 * 24 * 60),
-    (0, 700, GameMode::PassThrough, 14 * 24 * 60),
 ];
 
 /// A live game to seed: the player index, mode, snake from head to tail, and food.
@@ -153,10 +148,32 @@ const SEEDED_GAMES: [SeededGame; 3] = [
 const POINTS_PER_FOOD: u32 = 10;
 const STARTING_SNAKE_LENGTH: u32 = 3;
 
-/// Fills an empty store with the demo players, scores and live games.
+/// What [`seed`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedOutcome {
+    /// The store was empty and now holds the demo players, scores and live games.
+    Seeded,
+    /// The store already held players or scores (seeded on an earlier start, or real data), so
+    /// only the live games were added: no store keeps live games across a restart.
+    LiveGamesOnly,
+}
+
+/// Seeds the demo players and scores into an empty store, and the demo live games into any.
 ///
-/// It is meant for a fresh store: run twice on the same store it fails with `EmailTaken`.
-pub async fn seed(store: &dyn Store) -> Result<()> {
+/// Safe to run on every start: a store that holds data keeps it untouched (apart from the live
+/// games), so a restart on the same database neither duplicates nor resurrects anything.
+pub async fn seed(store: &dyn Store) -> Result<SeedOutcome> {
+    let outcome = if store.holds_no_data().await? {
+        seed_players_and_scores(store).await?;
+        SeedOutcome::Seeded
+    } else {
+        SeedOutcome::LiveGamesOnly
+    };
+    seed_live_games(store).await?;
+    Ok(outcome)
+}
+
+async fn seed_players_and_scores(store: &dyn Store) -> Result<()> {
     let now = Utc::now();
     for (seeded_player, password_hash) in SEEDED_PLAYERS.iter().zip(SEEDED_PASSWORD_HASHES) {
         store
@@ -180,6 +197,10 @@ pub async fn seed(store: &dyn Store) -> Result<()> {
             })
             .await?;
     }
+    Ok(())
+}
+
+async fn seed_live_games(store: &dyn Store) -> Result<()> {
     for seeded_game in &SEEDED_GAMES {
         let snake: Vec<Cell> = seeded_game
             .snake
@@ -242,7 +263,7 @@ mod tests {
 
         for mode in GameMode::ALL {
             let top = store.top_scores(Some(mode), 100).await.expect("top");
-            assert_eq!(top.len(), 10, "{mode:?}");
+            assert_eq!(top.len(), SEEDED_SCORES_PER_MODE, "{mode:?}");
             assert!(top.iter().all(|entry| entry.recorded_at < Utc::now()));
         }
 
@@ -264,6 +285,16 @@ mod tests {
             assert!(game.food.x < SEEDED_BOARD_SIZE && game.food.y < SEEDED_BOARD_SIZE);
             assert!(!occupied.contains(&game.food), "the food lies on the snake");
         }
+    }
+
+    #[tokio::test]
+    async fn seeding_a_store_that_holds_data_adds_only_the_live_games() {
+        let store = MemoryStore::new();
+        assert_eq!(seed(&store).await, Ok(SeedOutcome::Seeded));
+        assert_eq!(seed(&store).await, Ok(SeedOutcome::LiveGamesOnly));
+        let all_scores = store.top_scores(None, 100).await.expect("top");
+        assert_eq!(all_scores.len(), 2 * SEEDED_SCORES_PER_MODE);
+        assert_eq!(store.active_games().await.expect("games").len(), 3);
     }
 
     #[tokio::test]

@@ -170,6 +170,16 @@ impl From<Error> for ApiError {
                 "too many attempts",
                 retry_after,
             ),
+            Error::StoreUnavailable { retry_after, cause } => {
+                let mut error = Self::come_back_later(
+                    Status::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the server cannot reach its data just now",
+                    retry_after,
+                );
+                error.internal_detail = Some(format!("store unavailable: {cause}"));
+                error
+            }
             Error::Internal(internal_detail) => Self::internal(internal_detail),
         }
     }
@@ -297,6 +307,10 @@ mod api_error_tests {
             ApiError::from(Error::HashingBusy {
                 retry_after: std::time::Duration::from_secs(1),
             }),
+            ApiError::from(Error::StoreUnavailable {
+                retry_after: std::time::Duration::from_secs(2),
+                cause: "database is locked".to_owned(),
+            }),
             ApiError::from(Error::Internal("detail".to_owned())),
             ApiError::from(dropshot::HttpError::for_bad_request(None, "x".repeat(5000))),
             ApiError::from(dropshot::HttpError::for_internal_error("boom".to_owned())),
@@ -322,6 +336,21 @@ mod api_error_tests {
         let error = ApiError::from(Error::HashingBusy {
             retry_after: std::time::Duration::from_millis(1500),
         });
+        let response = error.into_response(http::Response::builder()).unwrap();
+        assert_eq!(response.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn an_unavailable_store_is_a_503_with_retry_after_and_its_cause_only_in_the_log() {
+        let error = ApiError::from(Error::StoreUnavailable {
+            retry_after: std::time::Duration::from_secs(2),
+            cause: "(code: 13) database or disk is full".to_owned(),
+        });
+        assert_eq!(error.code(), "store_unavailable");
+        assert!(error.to_string().contains("disk is full"), "{error}");
+        let json = serde_json::to_string(&error.wire_body()).unwrap();
+        assert!(!json.contains("disk"), "{json}");
         let response = error.into_response(http::Response::builder()).unwrap();
         assert_eq!(response.status(), http::StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[http::header::RETRY_AFTER], "2");

@@ -273,6 +273,15 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn holds_no_data(&self) -> Result<bool> {
+        let no_players = read(&self.players).players_by_id.is_empty();
+        let no_scores = read(&self.scores)
+            .entries_by_mode
+            .iter()
+            .all(BTreeMap::is_empty);
+        Ok(no_players && no_scores)
+    }
+
     fn backend_name(&self) -> &'static str {
         "in-memory"
     }

@@ -1,6 +1,11 @@
 //! The storage contract the services depend on, expressed in domain types only, so backends can be swapped.
 
+pub mod database_url;
 pub mod memory;
+pub mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -9,7 +14,9 @@ use crate::accounts::tokens::TokenHash;
 use crate::error::Result;
 use crate::model::{ActiveGame, GameMode, ScoreEntry, SessionRecord, StoredPlayer};
 
+pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl};
 pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
 
 /// Persistence for players, sessions, scores and live games.
 ///
@@ -52,8 +59,47 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a live game or replaces the one with the same id.
     async fn put_active_game(&self, game: ActiveGame) -> Result<()>;
 
+    /// Whether the store holds no players and no scores, so the demo data may be seeded.
+    async fn holds_no_data(&self) -> Result<bool>;
+
     /// A short name of the backend for logs and health checks.
     fn backend_name(&self) -> &'static str;
+}
+
+/// Why a store could not be opened at start-up; each message names the file and the problem in
+/// one line, for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    MalformedUrl(String),
+    #[error("`postgres://` database URLs are not supported yet; use `sqlite://PATH` or `memory`")]
+    PostgresNotBuilt,
+    #[error("{path}: the file is not a SQLite database")]
+    NotADatabase { path: PathBuf },
+    #[error("{path}: cannot open or create the database: {reason}")]
+    CannotOpen { path: PathBuf, reason: String },
+    #[error("{path}: the database is locked by another process (is another server using it?)")]
+    Locked { path: PathBuf },
+    #[error(
+        "{path}: the database was written by a newer version of this server (it has schema migration {version}, which this version does not know); run the newer version or use another file"
+    )]
+    NewerSchema { path: PathBuf, version: i64 },
+    #[error(
+        "{path}: schema migration {version} in the database differs from the one this version knows"
+    )]
+    ChangedMigration { path: PathBuf, version: i64 },
+    #[error("{path}: {reason}")]
+    Other { path: PathBuf, reason: String },
+}
+
+/// Opens the store `--database-url` names: parses it, then opens (and for SQLite creates and
+/// migrates) the backend.
+pub async fn open(database_url: &str) -> std::result::Result<Arc<dyn Store>, OpenError> {
+    match DatabaseUrl::parse(database_url).map_err(OpenError::MalformedUrl)? {
+        DatabaseUrl::Memory => Ok(Arc::new(MemoryStore::new())),
+        DatabaseUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(&path).await?)),
+        DatabaseUrl::Postgres => Err(OpenError::PostgresNotBuilt),
+    }
 }
 
 /// The form in which emails and usernames are compared for uniqueness and lookup.

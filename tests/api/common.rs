@@ -1,8 +1,13 @@
 //! The test context every contract test starts from: a real server on 127.0.0.1:0 (exactly what
 //! `main` runs, with cheap password hashing), a client that progenitor generates from the same
 //! `openapi.yaml`, and a raw HTTP client for requests the generated types refuse to build.
+//!
+//! The store backend comes from `SNAKE_ARENA_TEST_BACKEND`: `memory` (the default) or `sqlite`,
+//! a fresh database file per test context, deleted when the context is dropped. `backends.rs`
+//! runs the data-carrying tests again on `sqlite`, so a plain `cargo test` covers both.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use reqwest::StatusCode;
@@ -26,12 +31,75 @@ pub type ClientResult<T> = Result<ResponseValue<T>, Error<types::Error>>;
 /// costs about 0.3 s; tests use them sparingly.
 const CHEAP_SCRYPT_LOG_N: u8 = 4;
 
+/// The environment variable that picks the store backend of every test context.
+pub const TEST_BACKEND_VARIABLE: &str = "SNAKE_ARENA_TEST_BACKEND";
+
+/// The store backend the test contexts of this run use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Memory,
+    Sqlite,
+}
+
+impl TestBackend {
+    /// The backend `SNAKE_ARENA_TEST_BACKEND` names; an unknown name fails loudly rather than
+    /// quietly testing the wrong backend.
+    pub fn of_this_run() -> Self {
+        match std::env::var(TEST_BACKEND_VARIABLE).as_deref() {
+            Err(_) | Ok("") | Ok("memory") => TestBackend::Memory,
+            Ok("sqlite") => TestBackend::Sqlite,
+            Ok(other) => panic!("{TEST_BACKEND_VARIABLE}={other}: expected `memory` or `sqlite`"),
+        }
+    }
+
+    /// What `GET /api/health` names this backend.
+    pub fn health_name(self) -> &'static str {
+        match self {
+            TestBackend::Memory => "in-memory",
+            TestBackend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A directory of its own for one test's database files, removed when it is dropped.
+pub struct TemporaryDirectory(PathBuf);
+
+impl TemporaryDirectory {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "snake-arena-test-{}-{}",
+            std::process::id(),
+            unique_suffix()
+        ));
+        std::fs::create_dir_all(&path).expect("a temporary directory can be made");
+        Self(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// `sqlite://` and the path of a database file in this directory.
+    pub fn sqlite_url(&self, file_name: &str) -> String {
+        format!("sqlite://{}", self.0.join(file_name).display())
+    }
+}
+
+impl Drop for TemporaryDirectory {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A running server and the clients that talk to it. Each test starts its own.
 pub struct TestContext {
-    // The server lives as long as the test; the test's runtime stops it at the end.
+    // The server lives as long as the test; the test's runtime stops it at the end. It is
+    // declared before the database directory, so it is dropped first.
     server: dropshot::HttpServer<ServerState>,
     base_url: String,
     raw: reqwest::Client,
+    backend: TestBackend,
+    _database_directory: Option<TemporaryDirectory>,
 }
 
 /// A player the test just signed up, with everything needed to act as them.
@@ -64,6 +132,18 @@ impl TestContext {
         config.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         config.scrypt_log_n = CHEAP_SCRYPT_LOG_N;
         config.log_level = LogLevel::Error;
+        let backend = TestBackend::of_this_run();
+        let database_directory = match backend {
+            TestBackend::Memory => {
+                config.database_url = "memory".to_owned();
+                None
+            }
+            TestBackend::Sqlite => {
+                let directory = TemporaryDirectory::new();
+                config.database_url = directory.sqlite_url("test.sqlite3");
+                Some(directory)
+            }
+        };
         adjust(&mut config);
         let server = snake_arena_server::server::start(&config)
             .await
@@ -73,7 +153,14 @@ impl TestContext {
             server,
             base_url,
             raw: reqwest::Client::new(),
+            backend,
+            _database_directory: database_directory,
         }
+    }
+
+    /// The store backend this context's server runs on.
+    pub fn backend(&self) -> TestBackend {
+        self.backend
     }
 
     /// `http://127.0.0.1:<port>`, the base URL the generated client appends `/api/...` to.

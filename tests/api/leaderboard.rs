@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use snake_arena_server::demo::seed::SEEDED_PLAYERS;
+use snake_arena_server::demo::seed::{SEEDED_PLAYERS, SEEDED_SCORES_PER_MODE};
 
 use crate::common::{
     SignedUpPlayer, TestContext, assert_error, assert_invalid_input_naming, expect_error,
@@ -14,9 +14,6 @@ use crate::common::{
 };
 
 const LEADERBOARD: &str = "/api/leaderboard";
-
-/// The number of scores the seed puts in each game mode.
-const SEEDED_SCORES_PER_MODE: usize = 10;
 
 fn limit(value: u32) -> Option<NonZeroU32> {
     Some(NonZeroU32::new(value).expect("a non-zero limit"))
@@ -134,6 +131,15 @@ async fn the_seeded_players_appear_on_the_leaderboard_of_both_modes() {
 #[tokio::test]
 async fn without_a_limit_the_leaderboard_returns_10_entries() {
     let context = TestContext::start().await;
+    // The seed holds exactly 10 scores; two more make the default limit visible.
+    let player = context.sign_up_fresh_player().await;
+    for score in [10, 20] {
+        player
+            .client
+            .leaderboard_submit(&score_submission(score, types::GameMode::Walls))
+            .await
+            .expect("the score is accepted");
+    }
     let entries = context
         .client()
         .leaderboard_list(None, None)

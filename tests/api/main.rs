@@ -2,6 +2,7 @@
 //! test against its own real server through a client generated from the same document.
 
 mod auth;
+mod backends;
 mod browser;
 mod common;
 mod concurrency;

@@ -1,6 +1,7 @@
 //! The server as an operator runs it: the real binary, its JSON log (one line per request, never a
 //! secret), its start-up line, graceful shutdown on SIGTERM with a request in flight, and a
-//! `--help` that agrees with README's configuration table.
+//! `--help` that agrees with README's configuration table; data that survives a restart on the
+//! same SQLite file, and the one-line errors of a database that cannot be opened.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -10,6 +11,8 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr, Command};
 
 use snake_arena_server::demo::seed::SEEDED_PLAYERS;
+
+use crate::common::TemporaryDirectory;
 
 const SERVER_BINARY: &str = env!("CARGO_BIN_EXE_snake-arena-server");
 const LINE_WAIT_LIMIT: Duration = Duration::from_secs(30);
@@ -24,7 +27,13 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
+    /// Starts the binary with an in-memory store, unless `extra_arguments` names a database.
     async fn start(extra_arguments: &[&str]) -> Self {
+        let database: &[&str] = if extra_arguments.contains(&"--database-url") {
+            &[]
+        } else {
+            &["--database-url", "memory"]
+        };
         let mut child = Command::new(SERVER_BINARY)
             .args([
                 "--bind",
@@ -34,6 +43,7 @@ impl ServerProcess {
                 "--scrypt-log-n",
                 "4",
             ])
+            .args(database)
             .args(extra_arguments)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -103,6 +113,16 @@ impl ServerProcess {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// Sends SIGTERM and waits for a successful exit.
+    async fn stop(mut self) {
+        self.signal("TERM");
+        let exit = tokio::time::timeout(LINE_WAIT_LIMIT, self.child.wait())
+            .await
+            .expect("the server exits within the grace period")
+            .unwrap();
+        assert!(exit.success(), "exit status {exit}");
     }
 }
 
@@ -330,4 +350,157 @@ fn the_help_text_and_the_readme_configuration_table_agree() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_scores_and_logouts_survive_a_restart_on_the_same_sqlite_file() {
+    let directory = TemporaryDirectory::new();
+    let database_url = directory.sqlite_url("arena.sqlite3");
+    let http = reqwest::Client::new();
+    let credentials = serde_json::json!({
+        "email": "durable@example.com", "password": "a secret worth keeping",
+    });
+
+    let server = ServerProcess::start(&["--database-url", &database_url]).await;
+    assert_eq!(server.seen.last().unwrap()["store"], "sqlite");
+    let signup: Value = http
+        .post(server.url("/api/auth/signup"))
+        .json(&serde_json::json!({
+            "username": "durable_player", "email": "durable@example.com",
+            "password": "a secret worth keeping",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let revoked_token = signup["token"].as_str().expect("a token").to_owned();
+    let submitted = http
+        .post(server.url("/api/leaderboard"))
+        .bearer_auth(&revoked_token)
+        .json(&serde_json::json!({"score": 777_777, "mode": "walls"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.status(), 201);
+    let submitted: Value = submitted.json().await.unwrap();
+    let logout = http
+        .post(server.url("/api/auth/logout"))
+        .bearer_auth(&revoked_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    server.stop().await;
+
+    let server = ServerProcess::start(&["--database-url", &database_url]).await;
+    let login = http
+        .post(server.url("/api/auth/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200, "the account survived the restart");
+    let board: Value = http
+        .get(server.url("/api/leaderboard?mode=walls&limit=1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(board[0], submitted, "the score survived the restart");
+    let me_with_revoked = http
+        .get(server.url("/api/auth/me"))
+        .bearer_auth(&revoked_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me_with_revoked.status(),
+        401,
+        "the logout survived the restart"
+    );
+    let all_modes: Value = http
+        .get(server.url("/api/leaderboard?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        all_modes.as_array().map(Vec::len),
+        Some(2 * snake_arena_server::demo::seed::SEEDED_SCORES_PER_MODE + 1),
+        "the seed ran once, not again on the restart"
+    );
+    server.stop().await;
+}
+
+/// Runs the binary with `arguments` and returns its exit status and what it wrote to stderr.
+async fn failed_start(arguments: &[&str]) -> String {
+    let run = Command::new(SERVER_BINARY)
+        .args(["--bind", "127.0.0.1:0", "--log-level", "error"])
+        .args(arguments)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(LINE_WAIT_LIMIT, run)
+        .await
+        .expect("the server gives up within the time limit")
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "it started: {stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[tokio::test]
+async fn a_malformed_or_unsupported_database_url_stops_the_start_with_one_line_saying_so() {
+    let malformed = failed_start(&["--database-url", "snake.sqlite3"]).await;
+    assert!(
+        malformed.contains("`snake.sqlite3` is not a database URL")
+            && malformed.contains("sqlite://PATH"),
+        "{malformed}"
+    );
+    let postgres = failed_start(&["--database-url", "postgres://localhost/snake"]).await;
+    assert!(postgres.contains("not supported yet"), "{postgres}");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_stops_the_start_with_one_line_naming_it() {
+    let directory = TemporaryDirectory::new();
+    let path = directory.path().join("notes.txt");
+    std::fs::write(&path, "these are notes, not a database\n".repeat(100)).unwrap();
+    let url = format!("sqlite://{}", path.display());
+    let stderr = failed_start(&["--database-url", &url]).await;
+    assert!(
+        stderr.contains(&format!(
+            "{}: the file is not a SQLite database",
+            path.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_database_path_that_cannot_be_created_stops_the_start_with_one_line_naming_it() {
+    let directory = TemporaryDirectory::new();
+    // A regular file where a directory should be: no one, root included, can create a file
+    // below it, unlike a read-only directory, which root may still write into.
+    let not_a_directory = directory.path().join("plain-file");
+    std::fs::write(&not_a_directory, "").unwrap();
+    let path = not_a_directory.join("arena.sqlite3");
+    let url = format!("sqlite://{}", path.display());
+    let stderr = failed_start(&["--database-url", &url]).await;
+    assert!(
+        stderr.contains(&format!(
+            "{}: cannot open or create the database",
+            path.display()
+        )),
+        "{stderr}"
+    );
 }

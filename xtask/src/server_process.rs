@@ -17,8 +17,8 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    /// Builds the server, starts it on a free loopback port with `arguments` added after
-    /// `--bind`, and returns once `GET /api/health` answers 200.
+    /// Builds the server, starts it on a free loopback port with a throwaway in-memory store and
+    /// `arguments` added after `--bind`, and returns once `GET /api/health` answers 200.
     pub fn start(arguments: &[&str]) -> Result<Self, String> {
         let root = repository_root();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -45,6 +45,7 @@ impl RunningServer {
         let base_url = format!("http://127.0.0.1:{port}");
         let child = Command::new(&binary)
             .args(["--bind", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", "memory"])
             .args(arguments)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -244,9 +244,12 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
 /// The production hashing settings with a scenario's flags: a flag of both takes the scenario's
 /// value (the server refuses a flag given twice).
 fn arguments_with(flags: &[&str]) -> Vec<String> {
+    // A throwaway store: the stress run signs up fixed usernames, which a database kept from
+    // an earlier run would already hold.
     let mut pairs: Vec<(&str, &str)> = PRODUCTION_HASHING
         .chunks(2)
         .map(|pair| (pair[0], pair[1]))
+        .chain([("--database-url", "memory")])
         .collect();
     for pair in flags.chunks(2) {
         match pairs.iter_mut().find(|(flag, _)| *flag == pair[0]) {

@@ -1,0 +1,816 @@
+//! The SQLite `Store`: players, sessions and scores in one database file, written so that an
+//! answered write is on disk (WAL with `synchronous=FULL`), through one writer connection and a
+//! small pool of readers. Live games are kept in memory, not in the file.
+//!
+//! Live games are state, not data: a game engine replaces them many times a second, and after a
+//! restart their players' connections are gone, so a stored copy would only show games nobody is
+//! playing. Keeping them in memory also spares a disk flush per move.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{PoisonError, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use uuid::Uuid;
+
+use crate::accounts::tokens::TokenHash;
+use crate::error::{Error, Result};
+use crate::model::{ActiveGame, GameMode, PlayerProfile, ScoreEntry, SessionRecord, StoredPlayer};
+use crate::store::{OpenError, Store, comparison_key};
+
+/// The schema's versions, embedded in the binary and applied at start-up.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// How long a statement waits for a lock another connection (or process) holds before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a request waits for a free connection before it is answered `503`.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections that read at once. WAL lets readers run beside the one writer; two cores need few.
+const READER_CONNECTIONS: u32 = 4;
+
+/// What clients are told to wait after the database did not answer.
+const RETRY_AFTER_STORE_FAULT: Duration = Duration::from_secs(2);
+
+/// A store in a SQLite database file.
+pub struct SqliteStore {
+    /// The only connection that writes: SQLite admits one writer at a time anyway, and one
+    /// connection queues writers in the pool instead of in lock retries.
+    writer: SqlitePool,
+    /// Read-only connections for lookups and the leaderboard.
+    readers: SqlitePool,
+    active_games: RwLock<BTreeMap<Uuid, ActiveGame>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if missing) and migrates the database at `path`.
+    pub async fn open(path: &Path) -> std::result::Result<Self, OpenError> {
+        Self::open_with_busy_timeout(path, BUSY_TIMEOUT).await
+    }
+
+    /// Like [`SqliteStore::open`], with another lock wait (short in tests of a locked file).
+    pub async fn open_with_busy_timeout(
+        path: &Path,
+        busy_timeout: Duration,
+    ) -> std::result::Result<Self, OpenError> {
+        let writer_options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(busy_timeout);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(writer_options)
+            .await
+            .map_err(|error| open_error(path, &error))?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|error| migrate_error(path, error))?;
+        // Readers open the file the writer made and migrated; the journal mode is the file's.
+        let reader_options = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .foreign_keys(true)
+            .busy_timeout(busy_timeout);
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READER_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(reader_options)
+            .await
+            .map_err(|error| open_error(path, &error))?;
+        Ok(Self {
+            writer,
+            readers,
+            active_games: RwLock::default(),
+        })
+    }
+
+    /// Waits for the connections to close, so the file is released (used before a restart).
+    pub async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+
+    async fn player_where(&self, column: &str, value: String) -> Result<Option<StoredPlayer>> {
+        let sql = format!(
+            "SELECT id, username, email, password_hash, created_at_ns FROM players WHERE {column} = ?1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(player_from_row).transpose()
+    }
+
+    async fn email_key_is_taken(&self, email_key: &str) -> Result<bool> {
+        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM players WHERE email_key = ?1)")
+            .bind(email_key)
+            .fetch_one(&self.writer)
+            .await
+            .map_err(store_error)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_player(&self, player: StoredPlayer) -> Result<()> {
+        let email_key = comparison_key(&player.profile.email);
+        let username_key = comparison_key(&player.profile.username);
+        let inserted = sqlx::query(
+            "INSERT INTO players (id, username, username_key, email, email_key, password_hash, created_at_ns) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(player.profile.id.to_string())
+        .bind(&player.profile.username)
+        .bind(&username_key)
+        .bind(&player.profile.email)
+        .bind(&email_key)
+        .bind(&player.password_hash)
+        .bind(nanoseconds(player.created_at)?)
+        .execute(&self.writer)
+        .await;
+        let Err(error) = inserted else {
+            return Ok(());
+        };
+        // The unique indexes decide; this only finds out which one did. The trait reports the
+        // email first when both clash, whichever index SQLite happened to check first.
+        match unique_index_violated(&error) {
+            Some(index) if index.ends_with("email_key") => Err(Error::EmailTaken),
+            Some(index) if index.ends_with("username_key") => {
+                if self.email_key_is_taken(&email_key).await? {
+                    Err(Error::EmailTaken)
+                } else {
+                    Err(Error::UsernameTaken)
+                }
+            }
+            _ => Err(store_error(error)),
+        }
+    }
+
+    async fn player_by_email(&self, email: &str) -> Result<Option<StoredPlayer>> {
+        self.player_where("email_key", comparison_key(email)).await
+    }
+
+    async fn player_by_username(&self, username: &str) -> Result<Option<StoredPlayer>> {
+        self.player_where("username_key", comparison_key(username))
+            .await
+    }
+
+    async fn player_by_id(&self, id: Uuid) -> Result<Option<StoredPlayer>> {
+        self.player_where("id", id.to_string()).await
+    }
+
+    async fn insert_session(&self, session: SessionRecord, max_per_player: usize) -> Result<()> {
+        let player_id = session.player_id.to_string();
+        let kept = i64::try_from(max_per_player.max(1)).unwrap_or(i64::MAX);
+        // One transaction: the new session and the removal of the oldest beyond the cap are
+        // written together or not at all.
+        let mut transaction = self.writer.begin().await.map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, player_id, expires_at_ns) VALUES (?1, ?2, ?3)",
+        )
+        .bind(session.token_hash.as_bytes().as_slice())
+        .bind(&player_id)
+        .bind(nanoseconds(session.expires_at)?)
+        .execute(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        sqlx::query(
+            "DELETE FROM sessions WHERE player_id = ?1 AND seq NOT IN \
+             (SELECT seq FROM sessions WHERE player_id = ?1 ORDER BY seq DESC LIMIT ?2)",
+        )
+        .bind(&player_id)
+        .bind(kept)
+        .execute(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        transaction.commit().await.map_err(store_error)
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>> {
+        let row =
+            sqlx::query("SELECT player_id, expires_at_ns FROM sessions WHERE token_hash = ?1")
+                .bind(token_hash.as_bytes().as_slice())
+                .fetch_optional(&self.readers)
+                .await
+                .map_err(store_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(SessionRecord {
+            token_hash: *token_hash,
+            player_id: uuid_column(&row, "player_id")?,
+            expires_at: time_column(&row, "expires_at_ns")?,
+        }))
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> Result<bool> {
+        let deleted = sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
+            .bind(token_hash.as_bytes().as_slice())
+            .execute(&self.writer)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn insert_score(&self, entry: ScoreEntry) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO scores (id, player_id, username, score, mode, recorded_at_ns) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(entry.id.to_string())
+        .bind(entry.player_id.to_string())
+        .bind(&*entry.username)
+        .bind(i64::from(entry.score))
+        .bind(entry.mode.as_str())
+        .bind(nanoseconds(entry.recorded_at)?)
+        .execute(&self.writer)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn top_scores(&self, mode: Option<GameMode>, limit: usize) -> Result<Vec<ScoreEntry>> {
+        const COLUMNS: &str = "id, player_id, username, score, mode, recorded_at_ns";
+        const ORDER: &str = "ORDER BY score DESC, recorded_at_ns, id";
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match mode {
+            Some(mode) => {
+                let sql = format!("SELECT {COLUMNS} FROM scores WHERE mode = ?1 {ORDER} LIMIT ?2");
+                sqlx::query(&sql)
+                    .bind(mode.as_str())
+                    .bind(limit)
+                    .fetch_all(&self.readers)
+                    .await
+            }
+            None => {
+                // Each mode's top `limit` comes from its index; only they can make the overall
+                // top `limit`, so the merge never reads the whole table.
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM \
+                     (SELECT {COLUMNS} FROM scores WHERE mode = ?1 {ORDER} LIMIT ?3) \
+                     UNION ALL SELECT {COLUMNS} FROM \
+                     (SELECT {COLUMNS} FROM scores WHERE mode = ?2 {ORDER} LIMIT ?3) \
+                     {ORDER} LIMIT ?3"
+                );
+                sqlx::query(&sql)
+                    .bind(GameMode::ALL[0].as_str())
+                    .bind(GameMode::ALL[1].as_str())
+                    .bind(limit)
+                    .fetch_all(&self.readers)
+                    .await
+            }
+        }
+        .map_err(store_error)?;
+        rows.iter().map(score_from_row).collect()
+    }
+
+    async fn active_games(&self) -> Result<Vec<ActiveGame>> {
+        let games = self
+            .active_games
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(games.values().cloned().collect())
+    }
+
+    async fn put_active_game(&self, game: ActiveGame) -> Result<()> {
+        self.active_games
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(game.id, game);
+        Ok(())
+    }
+
+    async fn holds_no_data(&self) -> Result<bool> {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT NOT EXISTS (SELECT 1 FROM players) AND NOT EXISTS (SELECT 1 FROM scores)",
+        )
+        .fetch_one(&self.writer)
+        .await
+        .map_err(store_error)
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+/// SQLite's primary result codes that mean "not now" rather than "wrong": the database is busy
+/// or locked, the disk is full or read-only, or a read or write failed.
+/// <https://www.sqlite.org/rescode.html>
+const TRANSIENT_RESULT_CODES: [i32; 7] = [
+    5,  // SQLITE_BUSY
+    6,  // SQLITE_LOCKED
+    7,  // SQLITE_NOMEM
+    8,  // SQLITE_READONLY
+    10, // SQLITE_IOERR
+    13, // SQLITE_FULL
+    14, // SQLITE_CANTOPEN
+];
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_PERM: i32 = 3;
+const SQLITE_READONLY: i32 = 8;
+const SQLITE_CANTOPEN: i32 = 14;
+const SQLITE_NOTADB: i32 = 26;
+
+/// The primary result code (the low byte of the extended one sqlx reports) of a database error.
+fn primary_result_code(error: &sqlx::Error) -> Option<i32> {
+    let sqlx::Error::Database(database_error) = error else {
+        return None;
+    };
+    let extended: i32 = database_error.code()?.parse().ok()?;
+    Some(extended & 0xff)
+}
+
+/// A fault at request time as the domain sees it: "try again later" for the transient ones,
+/// `Internal` (logged, never shown) for the rest.
+fn store_error(error: sqlx::Error) -> Error {
+    let transient = match &error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::WorkerCrashed => true,
+        _ => primary_result_code(&error).is_some_and(|code| TRANSIENT_RESULT_CODES.contains(&code)),
+    };
+    if transient {
+        Error::StoreUnavailable {
+            retry_after: RETRY_AFTER_STORE_FAULT,
+            cause: error.to_string(),
+        }
+    } else {
+        Error::Internal(format!("sqlite: {error}"))
+    }
+}
+
+/// The `table.column` a unique-constraint violation names, if the error is one.
+fn unique_index_violated(error: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(database_error) = error else {
+        return None;
+    };
+    if !database_error.is_unique_violation() {
+        return None;
+    }
+    // SQLite words it "UNIQUE constraint failed: players.email_key".
+    database_error
+        .message()
+        .rsplit(' ')
+        .next()
+        .map(str::to_owned)
+}
+
+/// Why the file could not be opened, for the operator.
+fn open_error(path: &Path, error: &sqlx::Error) -> OpenError {
+    let path = path.to_path_buf();
+    match primary_result_code(error) {
+        Some(SQLITE_NOTADB) => OpenError::NotADatabase { path },
+        Some(SQLITE_BUSY) => OpenError::Locked { path },
+        Some(SQLITE_CANTOPEN | SQLITE_PERM | SQLITE_READONLY) => OpenError::CannotOpen {
+            path,
+            reason: sqlite_reason(error),
+        },
+        _ => OpenError::Other {
+            path,
+            reason: sqlite_reason(error),
+        },
+    }
+}
+
+/// What went wrong applying the schema; a migration the binary does not know means a newer
+/// version of the server wrote the file.
+fn migrate_error(path: &Path, error: sqlx::migrate::MigrateError) -> OpenError {
+    use sqlx::migrate::MigrateError;
+    let path = path.to_path_buf();
+    match error {
+        MigrateError::VersionMissing(version) => OpenError::NewerSchema { path, version },
+        MigrateError::VersionMismatch(version) => OpenError::ChangedMigration { path, version },
+        MigrateError::Execute(error) | MigrateError::ExecuteMigration(error, _) => {
+            open_error(&path, &error)
+        }
+        other => OpenError::Other {
+            path,
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// SQLite's own words for a failure, without sqlx's `(code: N)` prefix.
+fn sqlite_reason(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Database(database_error) => database_error.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A time as stored: nanoseconds since the Unix epoch, which fit an `i64` until the year 2262.
+fn nanoseconds(time: DateTime<Utc>) -> Result<i64> {
+    time.timestamp_nanos_opt()
+        .ok_or_else(|| Error::Internal(format!("{time} is beyond what the store can hold")))
+}
+
+fn time_column(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>> {
+    Ok(DateTime::from_timestamp_nanos(integer_column(row, column)?))
+}
+
+fn integer_column(row: &SqliteRow, column: &str) -> Result<i64> {
+    row.try_get::<i64, _>(column)
+        .map_err(|error| Error::Internal(format!("sqlite: column {column}: {error}")))
+}
+
+fn text_column(row: &SqliteRow, column: &str) -> Result<String> {
+    row.try_get::<String, _>(column)
+        .map_err(|error| Error::Internal(format!("sqlite: column {column}: {error}")))
+}
+
+fn uuid_column(row: &SqliteRow, column: &str) -> Result<Uuid> {
+    let text = text_column(row, column)?;
+    Uuid::parse_str(&text)
+        .map_err(|error| Error::Internal(format!("sqlite: column {column} {text:?}: {error}")))
+}
+
+fn player_from_row(row: &SqliteRow) -> Result<StoredPlayer> {
+    Ok(StoredPlayer {
+        profile: PlayerProfile {
+            id: uuid_column(row, "id")?,
+            username: text_column(row, "username")?,
+            email: text_column(row, "email")?,
+        },
+        password_hash: text_column(row, "password_hash")?,
+        created_at: time_column(row, "created_at_ns")?,
+    })
+}
+
+fn score_from_row(row: &SqliteRow) -> Result<ScoreEntry> {
+    let mode_name = text_column(row, "mode")?;
+    let mode = GameMode::ALL
+        .into_iter()
+        .find(|mode| mode.as_str() == mode_name)
+        .ok_or_else(|| Error::Internal(format!("sqlite: unknown mode {mode_name:?}")))?;
+    let score = integer_column(row, "score")?;
+    Ok(ScoreEntry {
+        id: uuid_column(row, "id")?,
+        player_id: uuid_column(row, "player_id")?,
+        username: text_column(row, "username")?.into(),
+        score: u32::try_from(score)
+            .map_err(|_| Error::Internal(format!("sqlite: score {score} out of range")))?,
+        mode,
+        recorded_at: time_column(row, "recorded_at_ns")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use chrono::{Duration as TimeSpan, TimeZone};
+
+    use super::*;
+    use crate::accounts::tokens::hash_token;
+
+    /// A directory of its own for one test's database, removed when the test ends.
+    struct TestDirectory(PathBuf);
+
+    impl TestDirectory {
+        fn new() -> Self {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "snake-arena-sqlite-unit-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&path).expect("a temporary directory");
+            Self(path)
+        }
+
+        fn database(&self) -> PathBuf {
+            self.0.join("store.sqlite3")
+        }
+    }
+
+    impl Drop for TestDirectory {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    async fn fresh_store() -> (TestDirectory, SqliteStore) {
+        let directory = TestDirectory::new();
+        let store = SqliteStore::open(&directory.database())
+            .await
+            .expect("a fresh database opens");
+        (directory, store)
+    }
+
+    fn player(username: &str, email: &str) -> StoredPlayer {
+        StoredPlayer {
+            profile: PlayerProfile {
+                id: Uuid::new_v4(),
+                username: username.to_string(),
+                email: email.to_string(),
+            },
+            password_hash: "$scrypt$placeholder".to_string(),
+            created_at: Utc::now(),
+        }
+    }
+
+    fn base_time() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0)
+            .single()
+            .expect("a valid fixed date")
+    }
+
+    fn score(points: u32, mode: GameMode, minutes_after_base: i64) -> ScoreEntry {
+        ScoreEntry {
+            id: Uuid::new_v4(),
+            player_id: Uuid::new_v4(),
+            username: format!("player-{points}").into(),
+            score: points,
+            mode,
+            recorded_at: base_time() + TimeSpan::minutes(minutes_after_base),
+        }
+    }
+
+    fn session_of(player_id: Uuid, token: &str) -> SessionRecord {
+        SessionRecord {
+            token_hash: hash_token(token),
+            player_id,
+            expires_at: base_time(),
+        }
+    }
+
+    #[tokio::test]
+    async fn top_scores_rank_higher_first_then_earlier_then_smaller_id_and_merge_both_modes() {
+        let (_directory, store) = fresh_store().await;
+        let mut tie_early_a = score(500, GameMode::Walls, 1);
+        let mut tie_early_b = score(500, GameMode::Walls, 1);
+        tie_early_a.id = Uuid::from_u128(1);
+        tie_early_b.id = Uuid::from_u128(2);
+        let entries = [
+            score(100, GameMode::Walls, 0),
+            tie_early_b.clone(),
+            score(500, GameMode::Walls, 5),
+            tie_early_a.clone(),
+            score(900, GameMode::PassThrough, 3),
+            score(700, GameMode::PassThrough, 2),
+        ];
+        for entry in &entries {
+            store.insert_score(entry.clone()).await.expect("insert");
+        }
+
+        let walls = store.top_scores(Some(GameMode::Walls), 10).await.unwrap();
+        assert_eq!(walls.len(), 4);
+        assert_eq!(walls[0], tie_early_a);
+        assert_eq!(walls[1], tie_early_b);
+        assert_eq!(walls[2].recorded_at, base_time() + TimeSpan::minutes(5));
+        assert_eq!(walls[3].score, 100);
+
+        let merged = store.top_scores(None, 3).await.unwrap();
+        let points: Vec<u32> = merged.iter().map(|entry| entry.score).collect();
+        assert_eq!(points, [900, 700, 500]);
+        assert_eq!(merged[2], tie_early_a);
+        assert!(store.top_scores(None, 0).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn emails_and_usernames_are_unique_ignoring_case_and_the_email_is_reported_first() {
+        let (_directory, store) = fresh_store().await;
+        let alice = player("Alice", "alice@example.com");
+        store.create_player(alice.clone()).await.expect("first");
+        assert_eq!(
+            store
+                .create_player(player("Bob", " ALICE@Example.com "))
+                .await,
+            Err(Error::EmailTaken)
+        );
+        assert_eq!(
+            store
+                .create_player(player("aLICE", "other@example.com"))
+                .await,
+            Err(Error::UsernameTaken)
+        );
+        assert_eq!(
+            store
+                .create_player(player("ALICE", "Alice@example.com"))
+                .await,
+            Err(Error::EmailTaken)
+        );
+        let found = store.player_by_email("ALICE@EXAMPLE.COM").await.unwrap();
+        assert_eq!(found, Some(alice.clone()));
+        let found = store.player_by_username(" alice ").await.unwrap();
+        assert_eq!(found, Some(alice.clone()));
+        let found = store.player_by_id(alice.profile.id).await.unwrap();
+        assert_eq!(found, Some(alice));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_concurrent_creates_with_one_username_exactly_one_succeeds() {
+        let (_directory, store) = fresh_store().await;
+        let store = Arc::new(store);
+        let attempts: Vec<_> = (0..16)
+            .map(|attempt| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    store
+                        .create_player(player(
+                            if attempt % 2 == 0 { "Racer" } else { "rACER" },
+                            &format!("racer{attempt}@example.com"),
+                        ))
+                        .await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for attempt in attempts {
+            outcomes.push(attempt.await.expect("the task finishes"));
+        }
+        assert_eq!(outcomes.iter().filter(|outcome| outcome.is_ok()).count(), 1);
+        assert!(
+            outcomes
+                .iter()
+                .all(|outcome| matches!(outcome, Ok(()) | Err(Error::UsernameTaken))),
+            "{outcomes:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_session_beyond_the_cap_removes_the_players_oldest_and_no_one_elses() {
+        let (_directory, store) = fresh_store().await;
+        let first = player("first", "first@example.com");
+        let second = player("second", "second@example.com");
+        store.create_player(first.clone()).await.unwrap();
+        store.create_player(second.clone()).await.unwrap();
+        let other = session_of(second.profile.id, "other");
+        store.insert_session(other.clone(), 2).await.unwrap();
+        for token in ["one", "two", "three"] {
+            store
+                .insert_session(session_of(first.profile.id, token), 2)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.session(&hash_token("one")).await.unwrap(), None);
+        for token in ["two", "three"] {
+            assert_eq!(
+                store.session(&hash_token(token)).await.unwrap(),
+                Some(session_of(first.profile.id, token))
+            );
+        }
+        assert_eq!(store.session(&other.token_hash).await.unwrap(), Some(other));
+    }
+
+    #[tokio::test]
+    async fn deleting_a_session_reports_whether_it_existed_and_revokes_it() {
+        let (_directory, store) = fresh_store().await;
+        let owner = player("owner", "owner@example.com");
+        store.create_player(owner.clone()).await.unwrap();
+        let session = session_of(owner.profile.id, "token");
+        store.insert_session(session.clone(), 10).await.unwrap();
+        assert!(store.delete_session(&session.token_hash).await.unwrap());
+        assert!(!store.delete_session(&session.token_hash).await.unwrap());
+        assert_eq!(store.session(&session.token_hash).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn players_sessions_and_scores_survive_reopening_but_live_games_do_not() {
+        let directory = TestDirectory::new();
+        let store = SqliteStore::open(&directory.database()).await.unwrap();
+        assert!(store.holds_no_data().await.unwrap());
+        let owner = player("owner", "owner@example.com");
+        let session = session_of(owner.profile.id, "token");
+        let entry = score(42, GameMode::PassThrough, 0);
+        store.create_player(owner.clone()).await.unwrap();
+        store.insert_session(session.clone(), 10).await.unwrap();
+        store.insert_score(entry.clone()).await.unwrap();
+        store
+            .put_active_game(ActiveGame {
+                id: Uuid::new_v4(),
+                username: "owner".to_owned(),
+                score: 0,
+                mode: GameMode::Walls,
+                snake: Vec::new(),
+                food: crate::model::Cell { x: 1, y: 1 },
+            })
+            .await
+            .unwrap();
+        store.close().await;
+
+        let reopened = SqliteStore::open(&directory.database()).await.unwrap();
+        assert!(!reopened.holds_no_data().await.unwrap());
+        assert_eq!(
+            reopened.player_by_id(owner.profile.id).await.unwrap(),
+            Some(owner)
+        );
+        assert_eq!(
+            reopened.session(&session.token_hash).await.unwrap(),
+            Some(session)
+        );
+        assert_eq!(reopened.top_scores(None, 10).await.unwrap(), [entry]);
+        assert!(reopened.active_games().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_database_with_a_migration_this_version_does_not_know_is_refused() {
+        let directory = TestDirectory::new();
+        let store = SqliteStore::open(&directory.database()).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (99990101000000, 'from the future', TRUE, x'00', 0)",
+        )
+        .execute(&store.writer)
+        .await
+        .expect("a future migration is recorded");
+        store.close().await;
+
+        let refused = SqliteStore::open(&directory.database()).await.err();
+        let Some(OpenError::NewerSchema { version, .. }) = refused else {
+            panic!("expected NewerSchema, got {refused:?}");
+        };
+        assert_eq!(version, 99990101000000);
+    }
+
+    #[tokio::test]
+    async fn a_file_that_is_not_a_database_is_refused_as_such() {
+        let directory = TestDirectory::new();
+        std::fs::write(
+            directory.database(),
+            "just some text, no SQLite header, ".repeat(200),
+        )
+        .unwrap();
+        let refused = SqliteStore::open(&directory.database()).await.err();
+        assert!(
+            matches!(refused, Some(OpenError::NotADatabase { .. })),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_database_locked_by_another_connection_is_refused_as_locked() {
+        let directory = TestDirectory::new();
+        let holder_options = SqliteConnectOptions::new()
+            .filename(directory.database())
+            .create_if_missing(true);
+        let holder = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(holder_options)
+            .await
+            .unwrap();
+        let mut holding = holder.acquire().await.unwrap();
+        sqlx::query("CREATE TABLE other_program (x INTEGER)")
+            .execute(&mut *holding)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut *holding)
+            .await
+            .unwrap();
+
+        let refused =
+            SqliteStore::open_with_busy_timeout(&directory.database(), Duration::from_millis(100))
+                .await
+                .err();
+        assert!(
+            matches!(refused, Some(OpenError::Locked { .. })),
+            "{refused:?}"
+        );
+        assert!(
+            refused
+                .unwrap()
+                .to_string()
+                .contains("locked by another process")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_whose_connections_are_gone_answers_unavailable_not_internal() {
+        let (_directory, store) = fresh_store().await;
+        store.close().await;
+        let outcome = store.insert_score(score(1, GameMode::Walls, 0)).await;
+        assert!(
+            matches!(outcome, Err(Error::StoreUnavailable { .. })),
+            "{outcome:?}"
+        );
+        assert!(matches!(
+            store.top_scores(None, 10).await,
+            Err(Error::StoreUnavailable { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_backend_is_named_sqlite() {
+        let (_directory, store) = fresh_store().await;
+        assert_eq!(store.backend_name(), "sqlite");
+    }
+}
