@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Starts a throwaway PostgreSQL cluster (Debian's postgresql package, 15 or later) for tests:
+# its own data directory, listening on 127.0.0.1 only, trust authentication (loopback, a test
+# cluster), run as the postgres user when started by root (PostgreSQL refuses to run as root).
+# Prints the connection URL on stdout. Stop it with `scripts/start-postgres.sh --stop DIR`.
+#
+# usage: scripts/start-postgres.sh [DIR [PORT]]   (defaults: /tmp/snake-arena-postgres, 55432)
+set -euo pipefail
+
+bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+if [ -z "$bin" ]; then
+    echo "start-postgres: PostgreSQL is not installed (Debian: apt-get install postgresql)" >&2
+    exit 1
+fi
+
+as_cluster_owner() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+if [ "${1:-}" = "--stop" ]; then
+    dir="${2:-/tmp/snake-arena-postgres}"
+    as_cluster_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    exit 0
+fi
+
+dir="${1:-/tmp/snake-arena-postgres}"
+port="${2:-55432}"
+if [ -f "$dir/data/postmaster.pid" ]; then
+    as_cluster_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+fi
+rm -rf "$dir"
+mkdir -p "$dir"
+if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+as_cluster_owner "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$dir/initdb.log"
+as_cluster_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300" \
+    start >/dev/null
+echo "postgres://postgres@127.0.0.1:$port/postgres"
