@@ -166,6 +166,20 @@ pub fn get(target: &str, headers: &[(String, String)]) -> LoadRequest {
     }
 }
 
+/// A `POST` of `body` as JSON to `target`, with the bearer `token` when there is one.
+pub fn post_json(target: &str, body: &serde_json::Value, token: Option<&str>) -> LoadRequest {
+    let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+    if let Some(token) = token {
+        headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
+    }
+    LoadRequest {
+        method: "POST".to_owned(),
+        target: target.to_owned(),
+        headers,
+        body: Some(body.to_string()),
+    }
+}
+
 /// The scenarios; the submission comes last, since every submission it makes stays on
 /// the leaderboard the reads would otherwise see.
 fn scenarios(token: &str) -> Vec<Scenario> {

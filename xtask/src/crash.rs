@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::bench::ceiling::RecordedResponse;
 use crate::bench::load::LoadRequest;
 use crate::bench::process::{BenchProcess, exchange_within};
-use crate::bench::{build_release_server, get, target_directory};
+use crate::bench::{build_release_server, get, post_json, target_directory};
 
 pub const USAGE: &str = "usage: cargo xtask crash [--rounds N] [--clients N] [--seed S]
 
@@ -307,19 +307,6 @@ fn integrity_check(database: &Path) -> Result<String, String> {
     }
 }
 
-fn post_json(target: &str, body: serde_json::Value, token: Option<&str>) -> LoadRequest {
-    let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
-    if let Some(token) = token {
-        headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
-    }
-    LoadRequest {
-        method: "POST".to_owned(),
-        target: target.to_owned(),
-        headers,
-        body: Some(body.to_string()),
-    }
-}
-
 fn bearer(token: &str) -> Vec<(String, String)> {
     vec![("Authorization".to_owned(), format!("Bearer {token}"))]
 }
@@ -388,7 +375,7 @@ fn client_loop(
         let email = format!("{username}@crash.example.com");
         let signup = post_json(
             "/api/auth/signup",
-            serde_json::json!({"email": email, "username": username, "password": PASSWORD}),
+            &serde_json::json!({"email": email, "username": username, "password": PASSWORD}),
             None,
         );
         let first_token = match send(&signup) {
@@ -417,7 +404,7 @@ fn client_loop(
             });
             let submission = post_json(
                 "/api/leaderboard",
-                serde_json::json!({"score": score, "mode": "walls"}),
+                &serde_json::json!({"score": score, "mode": "walls"}),
                 Some(&first_token),
             );
             match send(&submission) {
@@ -436,7 +423,7 @@ fn client_loop(
 
         let login = post_json(
             "/api/auth/login",
-            serde_json::json!({"email": email, "password": PASSWORD}),
+            &serde_json::json!({"email": email, "password": PASSWORD}),
             None,
         );
         match send(&login) {
@@ -457,7 +444,7 @@ fn client_loop(
         record(&|ledger| ledger.live_tokens.retain(|token| *token != first_token));
         let logout = post_json(
             "/api/auth/logout",
-            serde_json::json!({}),
+            &serde_json::json!({}),
             Some(&first_token),
         );
         match send(&logout) {
@@ -502,7 +489,7 @@ fn check_after_restart(address: SocketAddr, round: usize, ledger: &Ledger) -> Fi
     for (email, username) in &ledger.accounts {
         let login = post_json(
             "/api/auth/login",
-            serde_json::json!({"email": email, "password": PASSWORD}),
+            &serde_json::json!({"email": email, "password": PASSWORD}),
             None,
         );
         let status = status_of(&login);

@@ -6,10 +6,12 @@
 //! - `bench`: measure the server against a bare hyper server returning the same bytes.
 //! - `fuzz`: run schemathesis against a live server with every check (zero failures expected).
 //! - `stress`: the login storm, concurrent sign-ups and scores, and enumeration timing.
+//! - `cluster`: three instances on one PostgreSQL database behind nginx behave as one server.
 //! - `crash`: kill -9 the server under load, restart it, and check that no acknowledged write
 //!   was lost.
 
 mod bench;
+mod cluster;
 mod codegen;
 mod crash;
 mod fuzz;
@@ -41,6 +43,9 @@ tasks:
                same-username sign-ups, concurrent scores and enumeration timing, print figure
                against target and write target/stress/results.json; exits 1 when a correctness
                property fails (--timing-samples N; see `cargo xtask stress --help`)
+  cluster      start PostgreSQL, three release servers on it and nginx in front (all on
+               loopback) and check that they behave as one server (see `cargo xtask cluster
+               --help`)
   crash        build release, kill -9 it under concurrent writes at random moments, restart
                on the same SQLite file and check that no acknowledged write was lost, nothing
                unsent appeared and the file is intact (--rounds N, --clients N, --seed S; see
@@ -65,6 +70,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some("stress") => stress::run(&arguments[1..]),
+        Some("cluster") if arguments.iter().any(|argument| argument == "--help") => {
+            println!("{}", cluster::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Some("cluster") => cluster::run(&arguments[1..]),
         Some("crash") if arguments.iter().any(|argument| argument == "--help") => {
             println!("{}", crash::USAGE);
             return ExitCode::SUCCESS;

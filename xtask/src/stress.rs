@@ -29,8 +29,8 @@ use crate::bench::ceiling::RecordedResponse;
 use crate::bench::load::LoadRequest;
 use crate::bench::process::{BenchProcess, exchange_within};
 use crate::bench::{
-    build_release_server, get, machine_description, mebibytes, median, round_to, target_directory,
-    verdict,
+    build_release_server, get, machine_description, mebibytes, median, post_json, round_to,
+    target_directory, verdict,
 };
 
 pub const USAGE: &str = "usage: cargo xtask stress [--timing-samples N]
@@ -261,19 +261,6 @@ fn arguments_with(flags: &[&str]) -> Vec<String> {
         .into_iter()
         .flat_map(|(flag, value)| [flag.to_owned(), value.to_owned()])
         .collect()
-}
-
-fn post_json(target: &str, body: &serde_json::Value, token: Option<&str>) -> LoadRequest {
-    let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
-    if let Some(token) = token {
-        headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
-    }
-    LoadRequest {
-        method: "POST".to_owned(),
-        target: target.to_owned(),
-        headers,
-        body: Some(body.to_string()),
-    }
 }
 
 fn signup(email: &str, username: &str) -> LoadRequest {

@@ -257,7 +257,7 @@ fn drain_log(stderr: Option<ChildStderr>) -> Arc<Mutex<VecDeque<String>>> {
 }
 
 /// A loopback port that was free a moment ago; the server binds it right after.
-fn free_loopback_port() -> Result<u16, String> {
+pub fn free_loopback_port() -> Result<u16, String> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
