@@ -18,6 +18,7 @@
 //! Both servers, wrk and whatever else runs on the machine share its cores: the ratio, measured
 //! in alternating rounds of one run, is the figure to compare, not the absolute requests/s.
 
+pub mod backends;
 pub mod ceiling;
 pub mod load;
 pub mod process;
@@ -241,6 +242,7 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
     let startup = bench.measure_startup()?;
     let (scenario_arguments, comparisons) = bench.compare_with_ceiling()?;
     let growth = bench.measure_growth()?;
+    let backends = bench.compare_backends()?;
 
     let report = Report {
         machine,
@@ -249,6 +251,7 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
         growth,
         startup,
         options: &bench.options,
+        backends,
     };
     let results_path = bench.output_directory.join("results.json");
     let json =
@@ -369,7 +372,12 @@ impl Bench {
     fn server_arguments(&self, synthetic_scores: u64) -> Vec<String> {
         // The bench measures the in-memory store (its reads and its bytes per score); a
         // throwaway store also keeps one run's scores out of the next.
-        let mut arguments = vec!["--database-url".to_owned(), "memory".to_owned()];
+        self.server_arguments_on("memory", synthetic_scores)
+    }
+
+    /// The server's arguments on the store `database_url`.
+    fn server_arguments_on(&self, database_url: &str, synthetic_scores: u64) -> Vec<String> {
+        let mut arguments = vec!["--database-url".to_owned(), database_url.to_owned()];
         if synthetic_scores > 0 {
             arguments.extend([
                 "--synthetic-scores".to_owned(),
@@ -780,6 +788,7 @@ struct TargetCheck {
 }
 
 struct Report<'a> {
+    backends: backends::Backends,
     machine: serde_json::Value,
     scenario_arguments: Vec<String>,
     comparisons: Vec<Comparison>,
@@ -883,6 +892,7 @@ impl Report<'_> {
             .chain(growth_runs)
             .filter(|run| run.non_success > 0 || run.socket_errors > 0)
             .count()
+            + self.backends.invalid_runs()
     }
 
     fn target_checks(&self) -> Vec<TargetCheck> {
@@ -1110,6 +1120,7 @@ impl Report<'_> {
                 verdict(check.met)
             );
         }
+        let _ = write!(text, "\n{}", self.backends.to_markdown());
         let _ = write!(text, "\nAll figures: {}", results_path.display());
         text
     }
@@ -1200,6 +1211,7 @@ impl Report<'_> {
             },
             "scenarios": scenarios,
             "growth": { "reads": growth_reads, "memory": growth_memory },
+            "backends": self.backends.to_json(),
             "startup": {
                 "spawn_to_healthy_ms": self.startup.to_healthy.iter().map(|duration| round_to(duration.as_secs_f64() * 1e3, 2)).collect::<Vec<_>>(),
                 "median_ms": round_to(self.startup_median().as_secs_f64() * 1e3, 2),
