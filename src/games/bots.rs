@@ -126,10 +126,13 @@ fn neighbour(cell: Cell, direction: Direction, mode: GameMode) -> Option<Cell> {
     let y = i32::from(cell.y) + step_y;
     let (width, height) = (i32::from(GRID_WIDTH), i32::from(GRID_HEIGHT));
     match mode {
-        GameMode::Walls => ((0..width).contains(&x) && (0..height).contains(&y)).then(|| Cell {
-            x: x as u16,
-            y: y as u16,
-        }),
+        GameMode::Walls => {
+            let inside = (0..width).contains(&x) && (0..height).contains(&y);
+            inside.then_some(Cell {
+                x: x as u16,
+                y: y as u16,
+            })
+        }
         GameMode::PassThrough => Some(Cell {
             x: x.rem_euclid(width) as u16,
             y: y.rem_euclid(height) as u16,
