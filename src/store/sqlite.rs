@@ -937,7 +937,7 @@ mod tests {
                     .top_scores(ScoreFilter::verified(mode), 10)
                     .await
                     .unwrap(),
-                [verified.clone()]
+                std::slice::from_ref(&verified)
             );
         }
         let all = store.top_scores(ScoreFilter::mode(None), 10).await.unwrap();
