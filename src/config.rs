@@ -40,7 +40,7 @@ pub struct Config {
     #[arg(long, env = "SNAKE_ARENA_DATABASE_URL", default_value = crate::store::DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
-    /// Start with an empty store instead of the demo players, scores and active games.
+    /// Start with an empty store instead of the demo players and scores, and without demo bots.
     #[arg(long, env = "SNAKE_ARENA_NO_SEED")]
     pub no_seed: bool,
 
@@ -168,6 +168,31 @@ pub struct Config {
     )]
     pub score_submissions_per_player_per_minute: u32,
 
+    /// Time between two ticks of a live game, in milliseconds; a turn takes effect at the next
+    /// tick. The default is the workshop frontend's speed.
+    #[arg(long, env = "SNAKE_ARENA_GAME_TICK_MS", default_value_t = 150, value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub game_tick_ms: u32,
+
+    /// Live games the server runs at once, demo bots' included; beyond it, starting a game is
+    /// refused with 503.
+    #[arg(long, env = "SNAKE_ARENA_MAX_LIVE_GAMES", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_live_games: u32,
+
+    /// Spectators one live game may have at once, its player not counted; beyond it, watching is
+    /// refused with 503.
+    #[arg(long, env = "SNAKE_ARENA_MAX_SPECTATORS_PER_GAME", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_spectators_per_game: u32,
+
+    /// How long a play ticket (which admits a player to their game's play channel, once) stays
+    /// valid, in seconds.
+    #[arg(long, env = "SNAKE_ARENA_PLAY_TICKET_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub play_ticket_seconds: u32,
+
+    /// Demo bots that play live games one after another so there is something to watch;
+    /// `--no-seed` turns them off.
+    #[arg(long, env = "SNAKE_ARENA_DEMO_BOTS", default_value_t = 3, value_parser = clap::value_parser!(u16).range(0..=100))]
+    pub demo_bots: u16,
+
     /// For benchmarks: fill the store with this many generated scores at start-up, through the
     /// store, as if that many games had been submitted (`cargo xtask bench` measures leaderboard
     /// reads and memory with it). Hidden from `--help`: it is no setting for a real deployment.
@@ -224,6 +249,17 @@ impl Config {
     pub fn score_submission_limit(&self) -> crate::accounts::rate_limit::RateLimiter {
         use crate::accounts::rate_limit::{MINUTE, RateLimiter};
         RateLimiter::optional(self.score_submissions_per_player_per_minute, MINUTE)
+    }
+
+    /// How live games run: tick, caps and ticket lifetime.
+    pub fn live_games_settings(&self) -> crate::games::live::LiveGamesSettings {
+        crate::games::live::LiveGamesSettings {
+            tick: std::time::Duration::from_millis(u64::from(self.game_tick_ms)),
+            max_live_games: self.max_live_games as usize,
+            max_spectators_per_game: self.max_spectators_per_game as usize,
+            ticket_lifetime: std::time::Duration::from_secs(u64::from(self.play_ticket_seconds)),
+            frames_buffered_per_game: crate::games::live::FRAMES_BUFFERED_PER_GAME,
+        }
     }
 
     pub fn scrypt_cost(&self) -> Result<ScryptCost, String> {

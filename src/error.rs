@@ -60,6 +60,30 @@ pub enum Error {
         cause: String,
     },
 
+    /// The server already runs as many live games as `--max-live-games` allows.
+    #[error("the server is running as many games as it can, please try again in a moment")]
+    TooManyLiveGames,
+
+    /// The game already has as many spectators as `--max-spectators-per-game` allows.
+    #[error("this game has as many spectators as it can take, please try again later")]
+    TooManySpectators,
+
+    /// No live game has this id: it never existed or it has ended.
+    #[error("there is no live game with this id")]
+    UnknownGame,
+
+    /// The live game belongs to another player.
+    #[error("this game belongs to another player")]
+    NotYourGame,
+
+    /// A play ticket that is unknown, already used or expired.
+    #[error("the play ticket is invalid, used or expired; ask for a new one")]
+    InvalidTicket,
+
+    /// The server is shutting down and starts no new games.
+    #[error("the server is shutting down, please try again in a moment")]
+    ShuttingDown,
+
     /// A fault inside the server. The detail is meant for logs (through `Debug`) and is never
     /// part of the `Display` message, which is what clients may see.
     #[error("something went wrong on the server, please try again")]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::accounts::tokens::TokenHash;
+use crate::games::engine::{EndCause, LoggedTurn};
 
 /// The two rule sets a game can be played with; scores are ranked separately per mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -63,6 +64,117 @@ pub struct ScoreEntry {
     pub score: u32,
     pub mode: GameMode,
     pub recorded_at: DateTime<Utc>,
+    /// True when the server recorded the score itself from a game it ran; false for a score the
+    /// player reported (`POST /api/leaderboard`). A verified score always has its `game_id`.
+    pub verified: bool,
+    /// The live game the score came from, for verified scores; `None` for self-reported ones.
+    pub game_id: Option<Uuid>,
+}
+
+impl ScoreEntry {
+    /// A score the player reported themselves, which the server cannot vouch for.
+    pub fn self_reported(
+        player: &PlayerProfile,
+        score: u32,
+        mode: GameMode,
+        recorded_at: DateTime<Utc>,
+    ) -> ScoreEntry {
+        ScoreEntry {
+            id: Uuid::new_v4(),
+            player_id: player.id,
+            username: player.username.as_str().into(),
+            score,
+            mode,
+            recorded_at,
+            verified: false,
+            game_id: None,
+        }
+    }
+}
+
+/// Which scores a leaderboard read considers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScoreFilter {
+    /// One mode, or `None` for both modes merged.
+    pub mode: Option<GameMode>,
+    /// Only scores the server recorded from games it ran.
+    pub verified_only: bool,
+}
+
+impl ScoreFilter {
+    /// Every score of one mode, or of both modes with `None`.
+    pub fn mode(mode: Option<GameMode>) -> ScoreFilter {
+        ScoreFilter {
+            mode,
+            verified_only: false,
+        }
+    }
+
+    /// Only the verified scores of one mode, or of both modes with `None`.
+    pub fn verified(mode: Option<GameMode>) -> ScoreFilter {
+        ScoreFilter {
+            mode,
+            verified_only: true,
+        }
+    }
+}
+
+/// Why a live game ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GameEndReason {
+    /// The rules ended it: a wall, the snake itself, or a full board.
+    Rules(EndCause),
+    /// Its player started another game, and a player has one live game at a time.
+    ReplacedByNewGame,
+    /// The server is shutting down.
+    ServerShutdown,
+}
+
+/// Who played a live game.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GameOwner {
+    /// A player with an account; their finished games go on the leaderboard.
+    Player(PlayerProfile),
+    /// A demo bot, named like a player but without an account; its games never go on the
+    /// leaderboard.
+    Bot(Arc<str>),
+}
+
+impl GameOwner {
+    /// The name spectators see.
+    pub fn username(&self) -> &str {
+        match self {
+            GameOwner::Player(profile) => &profile.username,
+            GameOwner::Bot(name) => name,
+        }
+    }
+
+    /// The player's id, or `None` for a bot.
+    pub fn player_id(&self) -> Option<Uuid> {
+        match self {
+            GameOwner::Player(profile) => Some(profile.id),
+            GameOwner::Bot(_) => None,
+        }
+    }
+}
+
+/// A game the server ran to its end, with everything needed to replay it: its mode, seed and the
+/// turns it received by tick, plus how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedGame {
+    pub id: Uuid,
+    pub player_id: Uuid,
+    pub username: Arc<str>,
+    pub mode: GameMode,
+    pub seed: u64,
+    /// Every turn the game received, in order, with the tick it arrived at.
+    pub turns: Vec<LoggedTurn>,
+    /// The ticks the game was advanced, which stops a replay of a game nobody finished.
+    pub ticks: u64,
+    pub score: u32,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub end: GameEndReason,
 }
 
 /// One square of the board, counted from the top-left corner.

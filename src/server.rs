@@ -7,6 +7,7 @@ use crate::accounts::auth::AuthService;
 use crate::accounts::password::PasswordHasher;
 use crate::api::snake_arena_api_mod;
 use crate::config::Config;
+use crate::games::live::LiveGames;
 use crate::games::spectating::Spectating;
 use crate::http::context::ServerState;
 use crate::http::entrypoints::{SnakeArenaServer, openapi_document_view};
@@ -69,6 +70,15 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
             .await
             .map_err(|error| StartError::Seed(format!("{error:?}")))?;
     }
+    let live_games = LiveGames::new(
+        Arc::clone(&store),
+        config.live_games_settings(),
+        crate::http::frames::json_frame_encoder(),
+    );
+    if !config.no_seed {
+        crate::games::bots::start_demo_bots(&live_games, usize::from(config.demo_bots))
+            .map_err(|error| StartError::Seed(format!("cannot start the demo bots: {error:?}")))?;
+    }
     let token_lifetime = chrono::Duration::minutes(i64::from(config.token_lifetime_minutes));
 
     let api = api_description()?;
@@ -86,7 +96,8 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
             config.auth_limits(),
         ),
         leaderboard: Leaderboard::new(Arc::clone(&store), config.score_submission_limit()),
-        spectating: Spectating::new(Arc::clone(&store)),
+        spectating: Spectating::new(live_games.clone()),
+        live_games,
         store,
         openapi_json,
         log: log.clone(),
@@ -108,7 +119,7 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         "seeded" => match seeded {
             None => "no (--no-seed)",
             Some(crate::demo::seed::SeedOutcome::Seeded) => "yes",
-            Some(crate::demo::seed::SeedOutcome::LiveGamesOnly) => "live games only (the store already holds data)",
+            Some(crate::demo::seed::SeedOutcome::AlreadyHeldData) => "no (the store already holds data)",
         },
         "docs" => format!("http://{}/api/docs", server.local_addr()),
         "openapi" => format!("http://{}/api/openapi.json", server.local_addr()),
@@ -116,12 +127,14 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         "max_connections" => config.max_connections,
         "header_timeout_seconds" => config.header_timeout_seconds,
         "body_timeout_seconds" => config.body_timeout_seconds,
+        "game_tick_ms" => config.game_tick_ms,
+        "demo_bots" => if config.no_seed { 0 } else { config.demo_bots },
     );
     Ok(server)
 }
 
-/// Serves until SIGINT or SIGTERM, then shuts down gracefully: stop accepting connections, let
-/// requests in flight finish for at most `grace`, and return. The error is for the operator.
+/// Serves until SIGINT or SIGTERM, then shuts down gracefully (see [`shut_down`]). The error is
+/// for the operator.
 pub async fn serve_until_signalled(
     mut server: dropshot::HttpServer<ServerState>,
     grace: std::time::Duration,
@@ -131,9 +144,26 @@ pub async fn serve_until_signalled(
         stopped = &mut server => return stopped.map_err(|error| format!("server stopped: {error}")),
         signal = termination_signal() => signal?,
     };
-    slog::info!(log, "shutting down: no new connections, waiting for requests in flight";
+    slog::info!(log, "shutting down: ending live games, no new connections, waiting for requests in flight";
         "signal" => signal, "grace_seconds" => grace.as_secs());
-    match tokio::time::timeout(grace, server.close()).await {
+    shut_down(server, grace).await
+}
+
+/// Shuts down gracefully within `grace`: end every live game (each gets a final frame saying the
+/// server is shutting down, and the finished games are recorded) while connections are still
+/// open to carry those frames, then stop accepting connections and let requests in flight
+/// finish, and return.
+pub async fn shut_down(
+    server: dropshot::HttpServer<ServerState>,
+    grace: std::time::Duration,
+) -> Result<(), String> {
+    let log = server.app_private().log.clone();
+    let live_games = server.app_private().live_games.clone();
+    let ending = async move {
+        live_games.shut_down().await;
+        server.close().await
+    };
+    match tokio::time::timeout(grace, ending).await {
         Ok(Ok(())) => {
             slog::info!(log, "shut down cleanly");
             Ok(())

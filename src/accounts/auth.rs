@@ -105,7 +105,10 @@ impl AuthService {
         if self.store.player_by_email(email).await?.is_some() {
             return Err(Error::EmailTaken);
         }
-        if self.store.player_by_username(username).await?.is_some() {
+        // The demo bots' names are taken by the bots, whether or not they are playing.
+        if crate::games::bots::is_bot_name(username)
+            || self.store.player_by_username(username).await?.is_some()
+        {
             return Err(Error::UsernameTaken);
         }
         Ok(())

@@ -1,4 +1,5 @@
-//! Demo data for development: documented player accounts with precomputed password hashes, scores and live games.
+//! Demo data for development: documented player accounts with precomputed password hashes, and
+//! scores. The games to watch are real: the demo bots (`games::bots`) play them.
 //!
 //! The password hashes are PHC strings computed once at the OWASP cost (N = 2^17, r = 8, p = 1)
 //! and committed below, so seeding does no hashing and start-up stays instant. To regenerate
@@ -9,7 +10,7 @@ use chrono::{Duration, Utc};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::model::{ActiveGame, Cell, GameMode, PlayerProfile, ScoreEntry, StoredPlayer};
+use crate::model::{GameMode, PlayerProfile, ScoreEntry, StoredPlayer};
 use crate::store::Store;
 
 /// A demo account whose password is public on purpose, for trying the game locally.
@@ -20,9 +21,6 @@ pub struct SeededPlayer {
     pub email: &'static str,
     pub password: &'static str,
 }
-
-/// Width and height of the board the seeded live games are drawn on.
-pub const SEEDED_BOARD_SIZE: u16 = 20;
 
 const SEEDED_PLAYER_COUNT: usize = 4;
 
@@ -88,88 +86,27 @@ const SEEDED_SCORES: [(usize, u32, GameMode, i64); 2 * SEEDED_SCORES_PER_MODE] =
     (1, 1870, GameMode::PassThrough, 3 * 24 * 60),
 ];
 
-/// A live game to seed: the player index, mode, snake from head to tail, and food.
-struct SeededGame {
-    id: Uuid,
-    player_index: usize,
-    mode: GameMode,
-    snake: &'static [(u16, u16)],
-    food: (u16, u16),
-}
-
-const SEEDED_GAMES: [SeededGame; 3] = [
-    SeededGame {
-        id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0001_0001),
-        player_index: 0,
-        mode: GameMode::Walls,
-        snake: &[(10, 10), (9, 10), (8, 10), (7, 10), (7, 11), (7, 12)],
-        food: (15, 4),
-    },
-    SeededGame {
-        id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0001_0002),
-        player_index: 1,
-        mode: GameMode::PassThrough,
-        snake: &[
-            (3, 2),
-            (3, 3),
-            (3, 4),
-            (4, 4),
-            (5, 4),
-            (6, 4),
-            (6, 5),
-            (6, 6),
-            (6, 7),
-        ],
-        food: (12, 15),
-    },
-    SeededGame {
-        id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0001_0003),
-        player_index: 2,
-        mode: GameMode::Walls,
-        snake: &[
-            (18, 17),
-            (17, 17),
-            (16, 17),
-            (15, 17),
-            (15, 16),
-            (15, 15),
-            (16, 15),
-            (17, 15),
-            (18, 15),
-            (18, 14),
-            (18, 13),
-            (17, 13),
-        ],
-        food: (2, 18),
-    },
-];
-
-/// Points a snake earns per food eaten; seeded snakes start at length 3 like new games.
-const POINTS_PER_FOOD: u32 = 10;
-const STARTING_SNAKE_LENGTH: u32 = 3;
-
 /// What [`seed`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeedOutcome {
-    /// The store was empty and now holds the demo players, scores and live games.
+    /// The store was empty and now holds the demo players and scores.
     Seeded,
     /// The store already held players or scores (seeded on an earlier start, or real data), so
-    /// only the live games were added: no store keeps live games across a restart.
-    LiveGamesOnly,
+    /// nothing was added.
+    AlreadyHeldData,
 }
 
-/// Seeds the demo players and scores into an empty store, and the demo live games into any.
+/// Seeds the demo players and scores into an empty store.
 ///
-/// Safe to run on every start: a store that holds data keeps it untouched (apart from the live
-/// games), so a restart on the same database neither duplicates nor resurrects anything.
+/// Safe to run on every start: a store that holds data keeps it untouched, so a restart on the
+/// same database neither duplicates nor resurrects anything.
 pub async fn seed(store: &dyn Store) -> Result<SeedOutcome> {
     let outcome = if store.holds_no_data().await? {
         seed_players_and_scores(store).await?;
         SeedOutcome::Seeded
     } else {
-        SeedOutcome::LiveGamesOnly
+        SeedOutcome::AlreadyHeldData
     };
-    seed_live_games(store).await?;
     Ok(outcome)
 }
 
@@ -187,43 +124,12 @@ async fn seed_players_and_scores(store: &dyn Store) -> Result<()> {
     for (player_index, score, mode, minutes_ago) in SEEDED_SCORES {
         let seeded_player = seeded_player_at(player_index)?;
         store
-            .insert_score(ScoreEntry {
-                id: Uuid::new_v4(),
-                player_id: seeded_player.id,
-                username: seeded_player.username.into(),
+            .insert_score(ScoreEntry::self_reported(
+                &profile_of(seeded_player),
                 score,
                 mode,
-                recorded_at: now - Duration::minutes(minutes_ago),
-            })
-            .await?;
-    }
-    Ok(())
-}
-
-async fn seed_live_games(store: &dyn Store) -> Result<()> {
-    for seeded_game in &SEEDED_GAMES {
-        let snake: Vec<Cell> = seeded_game
-            .snake
-            .iter()
-            .map(|&(x, y)| Cell { x, y })
-            .collect();
-        let foods_eaten = u32::try_from(snake.len())
-            .unwrap_or(u32::MAX)
-            .saturating_sub(STARTING_SNAKE_LENGTH);
-        store
-            .put_active_game(ActiveGame {
-                id: seeded_game.id,
-                username: seeded_player_at(seeded_game.player_index)?
-                    .username
-                    .to_string(),
-                score: foods_eaten * POINTS_PER_FOOD,
-                mode: seeded_game.mode,
-                snake,
-                food: Cell {
-                    x: seeded_game.food.0,
-                    y: seeded_game.food.1,
-                },
-            })
+                now - Duration::minutes(minutes_ago),
+            ))
             .await?;
     }
     Ok(())
@@ -246,55 +152,36 @@ fn profile_of(seeded_player: &SeededPlayer) -> PlayerProfile {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use super::*;
     use crate::accounts::password::{PasswordHasher, ScryptCost};
     use crate::store::MemoryStore;
 
-    fn are_neighbours(first: Cell, second: Cell) -> bool {
-        first.x.abs_diff(second.x) + first.y.abs_diff(second.y) == 1
-    }
-
     #[tokio::test]
-    async fn after_seeding_both_modes_have_scores_and_three_contiguous_snakes_are_playing() {
+    async fn after_seeding_both_modes_have_their_self_reported_scores() {
         let store = MemoryStore::new();
         seed(&store).await.expect("seeding a fresh store");
 
         for mode in GameMode::ALL {
-            let top = store.top_scores(Some(mode), 100).await.expect("top");
+            let top = store
+                .top_scores(crate::model::ScoreFilter::mode(Some(mode)), 100)
+                .await
+                .expect("top");
             assert_eq!(top.len(), SEEDED_SCORES_PER_MODE, "{mode:?}");
             assert!(top.iter().all(|entry| entry.recorded_at < Utc::now()));
-        }
-
-        let games = store.active_games().await.expect("games");
-        assert_eq!(games.len(), 3);
-        for game in games {
-            assert!(game.snake.len() >= 3);
-            let mut occupied = HashSet::new();
-            for cell in &game.snake {
-                assert!(cell.x < SEEDED_BOARD_SIZE && cell.y < SEEDED_BOARD_SIZE);
-                assert!(occupied.insert(*cell), "the snake overlaps itself");
-            }
-            for pair in game.snake.windows(2) {
-                assert!(
-                    are_neighbours(pair[0], pair[1]),
-                    "{pair:?} is not contiguous"
-                );
-            }
-            assert!(game.food.x < SEEDED_BOARD_SIZE && game.food.y < SEEDED_BOARD_SIZE);
-            assert!(!occupied.contains(&game.food), "the food lies on the snake");
+            assert!(top.iter().all(|entry| !entry.verified));
         }
     }
 
     #[tokio::test]
-    async fn seeding_a_store_that_holds_data_adds_only_the_live_games() {
+    async fn seeding_a_store_that_holds_data_adds_nothing() {
         let store = MemoryStore::new();
         assert_eq!(seed(&store).await, Ok(SeedOutcome::Seeded));
-        assert_eq!(seed(&store).await, Ok(SeedOutcome::LiveGamesOnly));
-        let all_scores = store.top_scores(None, 100).await.expect("top");
+        assert_eq!(seed(&store).await, Ok(SeedOutcome::AlreadyHeldData));
+        let all_scores = store
+            .top_scores(crate::model::ScoreFilter::mode(None), 100)
+            .await
+            .expect("top");
         assert_eq!(all_scores.len(), 2 * SEEDED_SCORES_PER_MODE);
-        assert_eq!(store.active_games().await.expect("games").len(), 3);
     }
 
     #[tokio::test]

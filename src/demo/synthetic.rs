@@ -43,6 +43,8 @@ pub async fn fill_scores(store: &dyn Store, count: u64) -> Result<()> {
                 score: u32::try_from(random.next() % (MAX_SCORE + 1)).unwrap_or(0),
                 mode: GameMode::ALL[usize::from(index % 2 == 1)],
                 recorded_at: now - Duration::milliseconds(milliseconds_ago),
+                verified: false,
+                game_id: None,
             })
             .await?;
     }
@@ -77,9 +79,15 @@ mod tests {
     async fn the_generated_scores_are_in_the_store_spread_over_both_modes() {
         let store = MemoryStore::new();
         fill_scores(&store, 1001).await.expect("fill");
-        let walls = store.top_scores(Some(GameMode::Walls), 1000).await.unwrap();
+        let walls = store
+            .top_scores(crate::model::ScoreFilter::mode(Some(GameMode::Walls)), 1000)
+            .await
+            .unwrap();
         let pass_through = store
-            .top_scores(Some(GameMode::PassThrough), 1000)
+            .top_scores(
+                crate::model::ScoreFilter::mode(Some(GameMode::PassThrough)),
+                1000,
+            )
             .await
             .unwrap();
         assert_eq!(walls.len(), 501);

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::accounts::auth::AuthService;
+use crate::games::live::LiveGames;
 use crate::games::spectating::Spectating;
 use crate::leaderboard::Leaderboard;
 use crate::store::Store;
@@ -12,6 +13,8 @@ pub struct ServerState {
     pub auth: AuthService,
     pub leaderboard: Leaderboard,
     pub spectating: Spectating,
+    /// The live games the server runs; the play and watch channels go through it.
+    pub live_games: LiveGames,
     /// The document `GET /api/openapi.json` serves, rendered once at start-up; `Bytes` so each
     /// response shares it instead of copying it.
     pub openapi_json: bytes::Bytes,

@@ -135,7 +135,9 @@ impl SnakeArenaApi for SnakeArenaServer {
     ) -> Result<HttpResponseOk<types::Health>, ApiError> {
         let store = &rqctx.context().store;
         // A cheap read proves the store answers, which is what readiness means here.
-        store.top_scores(None, 1).await?;
+        store
+            .top_scores(crate::model::ScoreFilter::mode(None), 1)
+            .await?;
         Ok(HttpResponseOk(types::Health {
             status: types::HealthStatus::Ok,
             store: types::HealthStore::try_from(store.backend_name().to_owned())?,

@@ -180,6 +180,16 @@ impl From<Error> for ApiError {
                 error.internal_detail = Some(format!("store unavailable: {cause}"));
                 error
             }
+            Error::TooManyLiveGames => {
+                Self::new(Status::SERVICE_UNAVAILABLE, "too_many_live_games", detail)
+            }
+            Error::TooManySpectators => {
+                Self::new(Status::SERVICE_UNAVAILABLE, "too_many_spectators", detail)
+            }
+            Error::ShuttingDown => Self::new(Status::SERVICE_UNAVAILABLE, "shutting_down", detail),
+            Error::UnknownGame => Self::new(Status::NOT_FOUND, "unknown_game", detail),
+            Error::NotYourGame => Self::new(Status::FORBIDDEN, "not_your_game", detail),
+            Error::InvalidTicket => Self::new(Status::UNAUTHORIZED, "invalid_ticket", detail),
             Error::Internal(internal_detail) => Self::internal(internal_detail),
         }
     }

@@ -1,5 +1,5 @@
 //! The HTTP edge: the one implementation of the generated trait, the request hook, CORS, body
-//! deadlines, bearer authentication, the conversions between domain and wire types, the one map
+//! deadlines, bearer authentication, the encoding of live-game frames, the conversions between domain and wire types, the one map
 //! from domain errors to HTTP, and the docs page.
 //!
 //! This is the only folder that may use `dropshot`, `http` and the generated wire types
@@ -12,5 +12,6 @@ pub mod cors;
 pub mod docs;
 pub mod entrypoints;
 pub mod error;
+pub mod frames;
 pub mod policy;
 pub mod wire;

@@ -2,13 +2,11 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
-use uuid::Uuid;
-
 use crate::accounts::rate_limit::RateLimiter;
 use crate::error::Result;
-use crate::model::{GameMode, PlayerProfile, ScoreEntry};
+use crate::model::{GameMode, PlayerProfile, ScoreEntry, ScoreFilter};
 use crate::store::Store;
+use chrono::Utc;
 
 /// The leaderboard service; the HTTP layer decides limits and validation of inputs.
 pub struct Leaderboard {
@@ -33,21 +31,26 @@ impl Leaderboard {
         mode: GameMode,
     ) -> Result<ScoreEntry> {
         let _admitted = self.submissions_per_player.admit(player.id.to_string())?;
-        let entry = ScoreEntry {
-            id: Uuid::new_v4(),
-            player_id: player.id,
-            username: player.username.as_str().into(),
-            score,
-            mode,
-            recorded_at: Utc::now(),
-        };
+        let entry = ScoreEntry::self_reported(player, score, mode, Utc::now());
         self.store.insert_score(entry.clone()).await?;
         Ok(entry)
     }
 
     /// The best `limit` scores, for one mode or across both, best first.
     pub async fn top(&self, mode: Option<GameMode>, limit: usize) -> Result<Vec<ScoreEntry>> {
-        self.store.top_scores(mode, limit).await
+        self.store.top_scores(ScoreFilter::mode(mode), limit).await
+    }
+
+    /// The best `limit` verified scores (recorded by the server from games it ran), for one
+    /// mode or across both, best first.
+    pub async fn top_verified(
+        &self,
+        mode: Option<GameMode>,
+        limit: usize,
+    ) -> Result<Vec<ScoreEntry>> {
+        self.store
+            .top_scores(ScoreFilter::verified(mode), limit)
+            .await
     }
 }
 
@@ -55,6 +58,7 @@ impl Leaderboard {
 mod tests {
     use super::*;
     use crate::store::MemoryStore;
+    use uuid::Uuid;
 
     #[tokio::test]
     async fn a_submitted_score_belongs_to_the_player_and_shows_up_in_its_mode() {
@@ -69,6 +73,9 @@ mod tests {
             .await
             .expect("submit");
         assert_eq!(entry.player_id, player.id);
+        assert!(!entry.verified, "a self-reported score is not verified");
+        assert_eq!(entry.game_id, None);
+        assert_eq!(leaderboard.top_verified(None, 10).await, Ok(Vec::new()));
         assert_eq!(&*entry.username, "Gus");
         assert_eq!(
             leaderboard.top(Some(GameMode::PassThrough), 10).await,

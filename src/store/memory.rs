@@ -1,5 +1,5 @@
-//! An in-memory `Store` behind std `RwLock`s, with per-mode ordered score indexes so top-N reads
-//! never scan every score.
+//! An in-memory `Store` behind std `RwLock`s, with per-mode ordered score indexes (and a second
+//! set for verified scores) so top-N reads never scan every score.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::accounts::tokens::TokenHash;
 use crate::error::{Error, Result};
-use crate::model::{ActiveGame, GameMode, ScoreEntry, SessionRecord, StoredPlayer};
-use crate::store::{Store, comparison_key};
+use crate::model::{FinishedGame, GameMode, ScoreEntry, ScoreFilter, SessionRecord, StoredPlayer};
+use crate::store::{Store, check_score_provenance, comparison_key};
 
 /// A store that lives only as long as the process; used for development and tests.
 ///
@@ -22,7 +22,7 @@ pub struct MemoryStore {
     players: RwLock<PlayerTable>,
     sessions: RwLock<SessionTable>,
     scores: RwLock<ScoreIndex>,
-    active_games: RwLock<BTreeMap<Uuid, ActiveGame>>,
+    finished_games: RwLock<HashMap<Uuid, FinishedGame>>,
 }
 
 impl MemoryStore {
@@ -84,10 +84,16 @@ struct RankedScore {
 ///
 /// A stored score costs its rank (32 bytes) and a `RankedScore` (32 bytes) in a B-tree node,
 /// about 90 bytes with the nodes' slack; `cargo xtask bench` measures it at 10^6 scores.
+///
+/// Verified scores are in `entries_by_mode` like every score and, besides, in
+/// `verified_games_by_mode` under the same rank with their game's id, so a verified-only read
+/// walks only verified scores and a self-reported score costs nothing more than before.
 #[derive(Default)]
 struct ScoreIndex {
     /// Indexed by `mode_index`.
     entries_by_mode: [BTreeMap<LeaderboardRank, RankedScore>; GameMode::ALL.len()],
+    /// The verified scores' game ids by rank, indexed by `mode_index`.
+    verified_games_by_mode: [BTreeMap<LeaderboardRank, Uuid>; GameMode::ALL.len()],
     usernames_by_player: HashMap<Uuid, Arc<str>>,
 }
 
@@ -108,12 +114,16 @@ impl ScoreIndex {
                 entry.username
             }
         };
+        let rank = LeaderboardRank {
+            score_descending: Reverse(entry.score),
+            recorded_at: entry.recorded_at,
+            id: entry.id,
+        };
+        if let Some(game_id) = entry.game_id {
+            self.verified_games_by_mode[mode_index(entry.mode)].insert(rank, game_id);
+        }
         self.entries_by_mode[mode_index(entry.mode)].insert(
-            LeaderboardRank {
-                score_descending: Reverse(entry.score),
-                recorded_at: entry.recorded_at,
-                id: entry.id,
-            },
+            rank,
             RankedScore {
                 player_id: entry.player_id,
                 username,
@@ -121,21 +131,45 @@ impl ScoreIndex {
         );
     }
 
-    /// The best `limit` of one mode, best first, with their ranks for merging modes.
+    /// The best `limit` of one mode that the filter admits, best first, as entries with their
+    /// ranks for merging modes.
     fn best_of_mode(
         &self,
         mode: GameMode,
+        verified_only: bool,
         limit: usize,
-    ) -> impl Iterator<Item = (&LeaderboardRank, &RankedScore, GameMode)> {
-        self.entries_by_mode[mode_index(mode)]
-            .iter()
-            .take(limit)
-            .map(move |(rank, score)| (rank, score, mode))
+    ) -> Vec<(LeaderboardRank, ScoreEntry)> {
+        let entries = &self.entries_by_mode[mode_index(mode)];
+        let verified_games = &self.verified_games_by_mode[mode_index(mode)];
+        if verified_only {
+            verified_games
+                .iter()
+                .take(limit)
+                .filter_map(|(rank, game_id)| {
+                    let score = entries.get(rank)?;
+                    Some((*rank, score_entry(rank, score, mode, Some(*game_id))))
+                })
+                .collect()
+        } else {
+            entries
+                .iter()
+                .take(limit)
+                .map(|(rank, score)| {
+                    let game_id = verified_games.get(rank).copied();
+                    (*rank, score_entry(rank, score, mode, game_id))
+                })
+                .collect()
+        }
     }
 }
 
-/// A stored score as the domain sees it.
-fn score_entry(rank: &LeaderboardRank, score: &RankedScore, mode: GameMode) -> ScoreEntry {
+/// A stored score as the domain sees it; a score is verified exactly when it has a game.
+fn score_entry(
+    rank: &LeaderboardRank,
+    score: &RankedScore,
+    mode: GameMode,
+    game_id: Option<Uuid>,
+) -> ScoreEntry {
     ScoreEntry {
         id: rank.id,
         player_id: score.player_id,
@@ -143,6 +177,8 @@ fn score_entry(rank: &LeaderboardRank, score: &RankedScore, mode: GameMode) -> S
         score: rank.score_descending.0,
         mode,
         recorded_at: rank.recorded_at,
+        verified: game_id.is_some(),
+        game_id,
     }
 }
 
@@ -235,42 +271,69 @@ impl Store for MemoryStore {
     }
 
     async fn insert_score(&self, entry: ScoreEntry) -> Result<()> {
+        check_score_provenance(&entry)?;
         write(&self.scores).insert(entry);
         Ok(())
     }
 
-    async fn top_scores(&self, mode: Option<GameMode>, limit: usize) -> Result<Vec<ScoreEntry>> {
+    async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>> {
         let scores = read(&self.scores);
-        let top_entries = match mode {
+        let top_entries = match filter.mode {
             Some(mode) => scores
-                .best_of_mode(mode, limit)
-                .map(|(rank, score, mode)| score_entry(rank, score, mode))
+                .best_of_mode(mode, filter.verified_only, limit)
+                .into_iter()
+                .map(|(_, entry)| entry)
                 .collect(),
             None => {
-                // Only the first `limit` of each mode can make the overall top `limit`; the
-                // candidates are ranked first, so only the winners become entries.
+                // Only the first `limit` of each mode can make the overall top `limit`.
                 let mut candidates: Vec<_> = GameMode::ALL
                     .into_iter()
-                    .flat_map(|mode| scores.best_of_mode(mode, limit))
+                    .flat_map(|mode| scores.best_of_mode(mode, filter.verified_only, limit))
                     .collect();
-                candidates.sort_unstable_by_key(|(rank, _, _)| *rank);
+                candidates.sort_unstable_by_key(|(rank, _)| *rank);
                 candidates
                     .into_iter()
                     .take(limit)
-                    .map(|(rank, score, mode)| score_entry(rank, score, mode))
+                    .map(|(_, entry)| entry)
                     .collect()
             }
         };
         Ok(top_entries)
     }
 
-    async fn active_games(&self) -> Result<Vec<ActiveGame>> {
-        Ok(read(&self.active_games).values().cloned().collect())
+    async fn record_finished_game(
+        &self,
+        game: FinishedGame,
+        score: Option<ScoreEntry>,
+    ) -> Result<()> {
+        if let Some(entry) = &score {
+            check_score_provenance(entry)?;
+            if entry.game_id != Some(game.id) {
+                return Err(Error::Internal(format!(
+                    "the score of game {} names game {:?}",
+                    game.id, entry.game_id
+                )));
+            }
+        }
+        // Both locks are held together (always scores first), so no reader sees one without
+        // the other.
+        let mut scores = write(&self.scores);
+        let mut finished_games = write(&self.finished_games);
+        if finished_games.contains_key(&game.id) {
+            return Err(Error::Internal(format!(
+                "game {} is already recorded",
+                game.id
+            )));
+        }
+        finished_games.insert(game.id, game);
+        if let Some(entry) = score {
+            scores.insert(entry);
+        }
+        Ok(())
     }
 
-    async fn put_active_game(&self, game: ActiveGame) -> Result<()> {
-        write(&self.active_games).insert(game.id, game);
-        Ok(())
+    async fn finished_game(&self, id: Uuid) -> Result<Option<FinishedGame>> {
+        Ok(read(&self.finished_games).get(&id).cloned())
     }
 
     async fn holds_no_data(&self) -> Result<bool> {
@@ -295,7 +358,7 @@ mod tests {
 
     use super::*;
     use crate::accounts::tokens::hash_token;
-    use crate::model::{Cell, PlayerProfile};
+    use crate::model::PlayerProfile;
 
     fn player(username: &str, email: &str) -> StoredPlayer {
         StoredPlayer {
@@ -323,6 +386,8 @@ mod tests {
             score,
             mode,
             recorded_at: base_time() + Duration::minutes(minutes_after_base),
+            verified: false,
+            game_id: None,
         }
     }
 
@@ -508,7 +573,7 @@ mod tests {
         ])
         .await;
         let top = store
-            .top_scores(Some(GameMode::Walls), 10)
+            .top_scores(ScoreFilter::mode(Some(GameMode::Walls)), 10)
             .await
             .expect("top");
         assert_eq!(scores_of(&top), vec![900, 500, 500, 100]);
@@ -524,7 +589,7 @@ mod tests {
         second.id = Uuid::from_u128(2);
         let store = store_with(&[second.clone(), first.clone()]).await;
         let top = store
-            .top_scores(Some(GameMode::Walls), 10)
+            .top_scores(ScoreFilter::mode(Some(GameMode::Walls)), 10)
             .await
             .expect("top");
         assert_eq!(
@@ -542,11 +607,11 @@ mod tests {
         ])
         .await;
         let walls = store
-            .top_scores(Some(GameMode::Walls), 10)
+            .top_scores(ScoreFilter::mode(Some(GameMode::Walls)), 10)
             .await
             .expect("top");
         let pass_through = store
-            .top_scores(Some(GameMode::PassThrough), 10)
+            .top_scores(ScoreFilter::mode(Some(GameMode::PassThrough)), 10)
             .await
             .expect("top");
         assert_eq!(scores_of(&walls), vec![300, 100]);
@@ -560,11 +625,14 @@ mod tests {
             .collect();
         let store = store_with(&entries).await;
         let top = store
-            .top_scores(Some(GameMode::Walls), 3)
+            .top_scores(ScoreFilter::mode(Some(GameMode::Walls)), 3)
             .await
             .expect("top");
         assert_eq!(scores_of(&top), vec![200, 190, 180]);
-        assert_eq!(store.top_scores(None, 0).await, Ok(Vec::new()));
+        assert_eq!(
+            store.top_scores(ScoreFilter::mode(None), 0).await,
+            Ok(Vec::new())
+        );
     }
 
     #[tokio::test]
@@ -578,38 +646,146 @@ mod tests {
             score(500, GameMode::Walls, 0),
         ])
         .await;
-        let top = store.top_scores(None, 4).await.expect("top");
+        let top = store
+            .top_scores(ScoreFilter::mode(None), 4)
+            .await
+            .expect("top");
         assert_eq!(scores_of(&top), vec![500, 400, 350, 300]);
-        let all = store.top_scores(None, 100).await.expect("top");
+        let all = store
+            .top_scores(ScoreFilter::mode(None), 100)
+            .await
+            .expect("top");
         assert_eq!(scores_of(&all), vec![500, 400, 350, 300, 200, 100]);
     }
 
     #[tokio::test]
-    async fn an_empty_store_has_no_top_scores_and_no_games() {
+    async fn an_empty_store_has_no_top_scores_and_no_finished_games() {
         let store = MemoryStore::new();
-        assert_eq!(store.top_scores(None, 10).await, Ok(Vec::new()));
         assert_eq!(
-            store.top_scores(Some(GameMode::PassThrough), 10).await,
+            store.top_scores(ScoreFilter::mode(None), 10).await,
             Ok(Vec::new())
         );
-        assert_eq!(store.active_games().await, Ok(Vec::new()));
+        assert_eq!(
+            store
+                .top_scores(ScoreFilter::verified(Some(GameMode::PassThrough)), 10)
+                .await,
+            Ok(Vec::new())
+        );
+        assert_eq!(store.finished_game(Uuid::new_v4()).await, Ok(None));
         assert_eq!(store.backend_name(), "in-memory");
     }
 
-    #[tokio::test]
-    async fn putting_a_game_with_a_known_id_replaces_it() {
-        let store = MemoryStore::new();
-        let mut game = ActiveGame {
+    fn finished_game(score: u32, mode: GameMode) -> FinishedGame {
+        FinishedGame {
             id: Uuid::new_v4(),
-            username: "Alice".to_string(),
-            score: 10,
-            mode: GameMode::Walls,
-            snake: vec![Cell { x: 3, y: 3 }, Cell { x: 2, y: 3 }],
-            food: Cell { x: 9, y: 9 },
-        };
-        store.put_active_game(game.clone()).await.expect("put");
-        game.score = 20;
-        store.put_active_game(game.clone()).await.expect("put");
-        assert_eq!(store.active_games().await, Ok(vec![game]));
+            player_id: Uuid::new_v4(),
+            username: "Verity".into(),
+            mode,
+            seed: 7,
+            turns: vec![crate::games::engine::LoggedTurn {
+                tick: 2,
+                direction: crate::games::engine::Direction::Left,
+            }],
+            ticks: 12,
+            score,
+            started_at: base_time(),
+            ended_at: base_time() + Duration::seconds(2),
+            end: crate::model::GameEndReason::ServerShutdown,
+        }
+    }
+
+    fn verified_score_of(game: &FinishedGame) -> ScoreEntry {
+        ScoreEntry {
+            id: Uuid::new_v4(),
+            player_id: game.player_id,
+            username: Arc::clone(&game.username),
+            score: game.score,
+            mode: game.mode,
+            recorded_at: game.ended_at,
+            verified: true,
+            game_id: Some(game.id),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_verified_only_filter_returns_only_scores_recorded_from_games_best_first() {
+        let store = store_with(&[
+            score(900, GameMode::Walls, 0),
+            score(50, GameMode::Walls, 1),
+            score(800, GameMode::PassThrough, 0),
+        ])
+        .await;
+        let walls_game = finished_game(300, GameMode::Walls);
+        let pass_through_game = finished_game(400, GameMode::PassThrough);
+        for game in [&walls_game, &pass_through_game] {
+            store
+                .record_finished_game(game.clone(), Some(verified_score_of(game)))
+                .await
+                .expect("record");
+        }
+
+        let verified_walls = store
+            .top_scores(ScoreFilter::verified(Some(GameMode::Walls)), 10)
+            .await
+            .expect("top");
+        assert_eq!(scores_of(&verified_walls), vec![300]);
+        assert!(verified_walls[0].verified);
+        assert_eq!(verified_walls[0].game_id, Some(walls_game.id));
+
+        let verified_both = store
+            .top_scores(ScoreFilter::verified(None), 10)
+            .await
+            .expect("top");
+        assert_eq!(scores_of(&verified_both), vec![400, 300]);
+
+        let all_walls = store
+            .top_scores(ScoreFilter::mode(Some(GameMode::Walls)), 10)
+            .await
+            .expect("top");
+        assert_eq!(scores_of(&all_walls), vec![900, 300, 50]);
+        let verified_flags: Vec<_> = all_walls.iter().map(|entry| entry.verified).collect();
+        assert_eq!(verified_flags, vec![false, true, false]);
+        assert_eq!(all_walls[1].game_id, Some(walls_game.id));
+        assert_eq!(all_walls[0].game_id, None);
+    }
+
+    #[tokio::test]
+    async fn a_recorded_game_can_be_read_back_and_is_recorded_only_once() {
+        let store = MemoryStore::new();
+        let game = finished_game(20, GameMode::Walls);
+        store
+            .record_finished_game(game.clone(), None)
+            .await
+            .expect("record");
+        assert_eq!(store.finished_game(game.id).await, Ok(Some(game.clone())));
+        assert!(matches!(
+            store.record_finished_game(game, None).await,
+            Err(Error::Internal(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_score_naming_another_game_or_claiming_verification_without_one_is_refused() {
+        let store = MemoryStore::new();
+        let game = finished_game(20, GameMode::Walls);
+        let mut wrong_game = verified_score_of(&game);
+        wrong_game.game_id = Some(Uuid::new_v4());
+        assert!(matches!(
+            store
+                .record_finished_game(game.clone(), Some(wrong_game))
+                .await,
+            Err(Error::Internal(_))
+        ));
+        assert_eq!(store.finished_game(game.id).await, Ok(None));
+        let mut unverifiable = score(10, GameMode::Walls, 0);
+        unverifiable.verified = true;
+        assert!(matches!(
+            store.insert_score(unverifiable).await,
+            Err(Error::Internal(_))
+        ));
+        assert_eq!(
+            store.top_scores(ScoreFilter::mode(None), 10).await,
+            Ok(Vec::new())
+        );
     }
 }

@@ -12,13 +12,13 @@ use uuid::Uuid;
 
 use crate::accounts::tokens::TokenHash;
 use crate::error::Result;
-use crate::model::{ActiveGame, GameMode, ScoreEntry, SessionRecord, StoredPlayer};
+use crate::model::{FinishedGame, ScoreEntry, ScoreFilter, SessionRecord, StoredPlayer};
 
 pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
-/// Persistence for players, sessions, scores and live games.
+/// Persistence for players, sessions, scores and the games the server ran.
 ///
 /// Emails and usernames are compared ignoring case: two values clash when their trimmed,
 /// lowercased forms are equal. Callers validate the shape of values before calling.
@@ -46,18 +46,29 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a session and reports whether it existed.
     async fn delete_session(&self, token_hash: &TokenHash) -> Result<bool>;
 
+    /// Adds a score. A verified score must name its game (`game_id`) and a self-reported one
+    /// must not; anything else is refused with `Internal`, since only a bug produces it.
     async fn insert_score(&self, entry: ScoreEntry) -> Result<()>;
 
-    /// The best `limit` scores, for one mode or (with `None`) across both modes.
+    /// The best `limit` scores the filter admits: one mode or (with `mode: None`) both modes
+    /// merged, every score or only verified ones.
     ///
     /// Order: higher score first; on equal scores the earlier `recorded_at` first, then the
     /// smaller id, so the order is total and stable.
-    async fn top_scores(&self, mode: Option<GameMode>, limit: usize) -> Result<Vec<ScoreEntry>>;
+    async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>>;
 
-    async fn active_games(&self) -> Result<Vec<ActiveGame>>;
+    /// Keeps a game the server ran to its end and, for a player's game, its verified score, in
+    /// one step: either both are stored or neither is, so a score never lacks its game and a
+    /// recorded game of a player never lacks its score. The score, when given, must be verified
+    /// and name the game.
+    async fn record_finished_game(
+        &self,
+        game: FinishedGame,
+        score: Option<ScoreEntry>,
+    ) -> Result<()>;
 
-    /// Inserts a live game or replaces the one with the same id.
-    async fn put_active_game(&self, game: ActiveGame) -> Result<()>;
+    /// A finished game by its id, for replays.
+    async fn finished_game(&self, id: Uuid) -> Result<Option<FinishedGame>>;
 
     /// Whether the store holds no players and no scores, so the demo data may be seeded.
     async fn holds_no_data(&self) -> Result<bool>;
@@ -99,6 +110,19 @@ pub async fn open(database_url: &str) -> std::result::Result<Arc<dyn Store>, Ope
         DatabaseUrl::Memory => Ok(Arc::new(MemoryStore::new())),
         DatabaseUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(&path).await?)),
         DatabaseUrl::Postgres => Err(OpenError::PostgresNotBuilt),
+    }
+}
+
+/// Refuses a score whose `verified` flag and `game_id` disagree; every backend checks it the same
+/// way.
+pub fn check_score_provenance(entry: &ScoreEntry) -> Result<()> {
+    if entry.verified == entry.game_id.is_some() {
+        Ok(())
+    } else {
+        Err(crate::error::Error::Internal(format!(
+            "score {} is verified: {} but has game id {:?}",
+            entry.id, entry.verified, entry.game_id
+        )))
     }
 }
 

@@ -1,14 +1,9 @@
 //! The SQLite `Store`: players, sessions and scores in one database file, written so that an
 //! answered write is on disk (WAL with `synchronous=FULL`), through one writer connection and a
-//! small pool of readers. Live games are kept in memory, not in the file.
-//!
-//! Live games are state, not data: a game engine replaces them many times a second, and after a
-//! restart their players' connections are gone, so a stored copy would only show games nobody is
-//! playing. Keeping them in memory also spares a disk flush per move.
+//! small pool of readers. The games the server ran are kept once they end, with their verified
+//! scores, in one transaction; live games are not stored at all (`games::live` holds them).
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,8 +17,12 @@ use uuid::Uuid;
 
 use crate::accounts::tokens::TokenHash;
 use crate::error::{Error, Result};
-use crate::model::{ActiveGame, GameMode, PlayerProfile, ScoreEntry, SessionRecord, StoredPlayer};
-use crate::store::{OpenError, Store, comparison_key};
+use crate::games::engine::{Direction, EndCause, LoggedTurn};
+use crate::model::{
+    FinishedGame, GameEndReason, GameMode, PlayerProfile, ScoreEntry, ScoreFilter, SessionRecord,
+    StoredPlayer,
+};
+use crate::store::{OpenError, Store, check_score_provenance, comparison_key};
 
 /// The schema's versions, embedded in the binary and applied at start-up.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -47,7 +46,6 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Read-only connections for lookups and the leaderboard.
     readers: SqlitePool,
-    active_games: RwLock<BTreeMap<Uuid, ActiveGame>>,
 }
 
 impl SqliteStore {
@@ -90,11 +88,7 @@ impl SqliteStore {
             .connect_with(reader_options)
             .await
             .map_err(|error| open_error(path, &error))?;
-        Ok(Self {
-            writer,
-            readers,
-            active_games: RwLock::default(),
-        })
+        Ok(Self { writer, readers })
     }
 
     /// Waits for the connections to close, so the file is released (used before a restart).
@@ -227,29 +221,25 @@ impl Store for SqliteStore {
     }
 
     async fn insert_score(&self, entry: ScoreEntry) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO scores (id, player_id, username, score, mode, recorded_at_ns) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(entry.id.to_string())
-        .bind(entry.player_id.to_string())
-        .bind(&*entry.username)
-        .bind(i64::from(entry.score))
-        .bind(entry.mode.as_str())
-        .bind(nanoseconds(entry.recorded_at)?)
-        .execute(&self.writer)
-        .await
-        .map_err(store_error)?;
-        Ok(())
+        check_score_provenance(&entry)?;
+        insert_score_with(&self.writer, &entry).await
     }
 
-    async fn top_scores(&self, mode: Option<GameMode>, limit: usize) -> Result<Vec<ScoreEntry>> {
-        const COLUMNS: &str = "id, player_id, username, score, mode, recorded_at_ns";
+    async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>> {
+        const COLUMNS: &str = "id, player_id, username, score, mode, recorded_at_ns, game_id";
         const ORDER: &str = "ORDER BY score DESC, recorded_at_ns, id";
+        // With the condition, SQLite reads the partial index of verified scores.
+        let verified = if filter.verified_only {
+            "AND game_id IS NOT NULL"
+        } else {
+            ""
+        };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = match mode {
+        let rows = match filter.mode {
             Some(mode) => {
-                let sql = format!("SELECT {COLUMNS} FROM scores WHERE mode = ?1 {ORDER} LIMIT ?2");
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM scores WHERE mode = ?1 {verified} {ORDER} LIMIT ?2"
+                );
                 sqlx::query(&sql)
                     .bind(mode.as_str())
                     .bind(limit)
@@ -261,9 +251,9 @@ impl Store for SqliteStore {
                 // top `limit`, so the merge never reads the whole table.
                 let sql = format!(
                     "SELECT {COLUMNS} FROM \
-                     (SELECT {COLUMNS} FROM scores WHERE mode = ?1 {ORDER} LIMIT ?3) \
+                     (SELECT {COLUMNS} FROM scores WHERE mode = ?1 {verified} {ORDER} LIMIT ?3) \
                      UNION ALL SELECT {COLUMNS} FROM \
-                     (SELECT {COLUMNS} FROM scores WHERE mode = ?2 {ORDER} LIMIT ?3) \
+                     (SELECT {COLUMNS} FROM scores WHERE mode = ?2 {verified} {ORDER} LIMIT ?3) \
                      {ORDER} LIMIT ?3"
                 );
                 sqlx::query(&sql)
@@ -278,20 +268,57 @@ impl Store for SqliteStore {
         rows.iter().map(score_from_row).collect()
     }
 
-    async fn active_games(&self) -> Result<Vec<ActiveGame>> {
-        let games = self
-            .active_games
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        Ok(games.values().cloned().collect())
+    async fn record_finished_game(
+        &self,
+        game: FinishedGame,
+        score: Option<ScoreEntry>,
+    ) -> Result<()> {
+        if let Some(entry) = &score {
+            check_score_provenance(entry)?;
+            if entry.game_id != Some(game.id) {
+                return Err(Error::Internal(format!(
+                    "the score of game {} names game {:?}",
+                    game.id, entry.game_id
+                )));
+            }
+        }
+        // One transaction: the game and its score are written together or not at all.
+        let mut transaction = self.writer.begin().await.map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO finished_games (id, player_id, username, mode, seed, turns, ticks, score, \
+             started_at_ns, ended_at_ns, end_reason) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )
+        .bind(game.id.to_string())
+        .bind(game.player_id.to_string())
+        .bind(&*game.username)
+        .bind(game.mode.as_str())
+        .bind(game.seed as i64)
+        .bind(turns_as_text(&game.turns))
+        .bind(i64::try_from(game.ticks).unwrap_or(i64::MAX))
+        .bind(i64::from(game.score))
+        .bind(nanoseconds(game.started_at)?)
+        .bind(nanoseconds(game.ended_at)?)
+        .bind(end_reason_name(game.end))
+        .execute(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        if let Some(entry) = &score {
+            insert_score_with(&mut *transaction, entry).await?;
+        }
+        transaction.commit().await.map_err(store_error)
     }
 
-    async fn put_active_game(&self, game: ActiveGame) -> Result<()> {
-        self.active_games
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(game.id, game);
-        Ok(())
+    async fn finished_game(&self, id: Uuid) -> Result<Option<FinishedGame>> {
+        let row = sqlx::query(
+            "SELECT id, player_id, username, mode, seed, turns, ticks, score, started_at_ns, \
+             ended_at_ns, end_reason FROM finished_games WHERE id = ?1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(store_error)?;
+        row.as_ref().map(finished_game_from_row).transpose()
     }
 
     async fn holds_no_data(&self) -> Result<bool> {
@@ -452,13 +479,130 @@ fn player_from_row(row: &SqliteRow) -> Result<StoredPlayer> {
     })
 }
 
-fn score_from_row(row: &SqliteRow) -> Result<ScoreEntry> {
+/// Inserts a score through a connection or a transaction.
+async fn insert_score_with<'c, E>(executor: E, entry: &ScoreEntry) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    sqlx::query(
+        "INSERT INTO scores (id, player_id, username, score, mode, recorded_at_ns, game_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(entry.id.to_string())
+    .bind(entry.player_id.to_string())
+    .bind(&*entry.username)
+    .bind(i64::from(entry.score))
+    .bind(entry.mode.as_str())
+    .bind(nanoseconds(entry.recorded_at)?)
+    .bind(entry.game_id.map(|game_id| game_id.to_string()))
+    .execute(executor)
+    .await
+    .map_err(store_error)?;
+    Ok(())
+}
+
+fn direction_letter(direction: Direction) -> char {
+    match direction {
+        Direction::Up => 'U',
+        Direction::Down => 'D',
+        Direction::Left => 'L',
+        Direction::Right => 'R',
+    }
+}
+
+/// A turn log as the `turns` column holds it: `tick:direction` pairs separated by commas.
+fn turns_as_text(turns: &[LoggedTurn]) -> String {
+    turns
+        .iter()
+        .map(|turn| format!("{}:{}", turn.tick, direction_letter(turn.direction)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn turns_from_text(text: &str) -> Result<Vec<LoggedTurn>> {
+    let malformed = || Error::Internal(format!("sqlite: malformed turn log {text:?}"));
+    text.split(',')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (tick, letter) = pair.split_once(':').ok_or_else(malformed)?;
+            let direction = Direction::ALL
+                .into_iter()
+                .find(|direction| letter.starts_with(direction_letter(*direction)))
+                .filter(|_| letter.len() == 1)
+                .ok_or_else(malformed)?;
+            Ok(LoggedTurn {
+                tick: tick.parse().map_err(|_| malformed())?,
+                direction,
+            })
+        })
+        .collect()
+}
+
+const END_REASONS: [(GameEndReason, &str); 5] = [
+    (GameEndReason::Rules(EndCause::HitWall), "hit_wall"),
+    (GameEndReason::Rules(EndCause::HitSelf), "hit_self"),
+    (GameEndReason::Rules(EndCause::BoardFull), "board_full"),
+    (GameEndReason::ReplacedByNewGame, "replaced_by_new_game"),
+    (GameEndReason::ServerShutdown, "server_shutdown"),
+];
+
+fn end_reason_name(reason: GameEndReason) -> &'static str {
+    END_REASONS
+        .iter()
+        .find(|(known, _)| *known == reason)
+        .map(|(_, name)| *name)
+        .unwrap_or("server_shutdown")
+}
+
+fn mode_column(row: &SqliteRow) -> Result<GameMode> {
     let mode_name = text_column(row, "mode")?;
-    let mode = GameMode::ALL
+    GameMode::ALL
         .into_iter()
         .find(|mode| mode.as_str() == mode_name)
-        .ok_or_else(|| Error::Internal(format!("sqlite: unknown mode {mode_name:?}")))?;
+        .ok_or_else(|| Error::Internal(format!("sqlite: unknown mode {mode_name:?}")))
+}
+
+fn points_column(row: &SqliteRow) -> Result<u32> {
     let score = integer_column(row, "score")?;
+    u32::try_from(score).map_err(|_| Error::Internal(format!("sqlite: score {score} out of range")))
+}
+
+fn finished_game_from_row(row: &SqliteRow) -> Result<FinishedGame> {
+    let end_name = text_column(row, "end_reason")?;
+    let end = END_REASONS
+        .iter()
+        .find(|(_, name)| *name == end_name)
+        .map(|(reason, _)| *reason)
+        .ok_or_else(|| Error::Internal(format!("sqlite: unknown end reason {end_name:?}")))?;
+    let ticks = integer_column(row, "ticks")?;
+    Ok(FinishedGame {
+        id: uuid_column(row, "id")?,
+        player_id: uuid_column(row, "player_id")?,
+        username: text_column(row, "username")?.into(),
+        mode: mode_column(row)?,
+        seed: integer_column(row, "seed")? as u64,
+        turns: turns_from_text(&text_column(row, "turns")?)?,
+        ticks: u64::try_from(ticks)
+            .map_err(|_| Error::Internal(format!("sqlite: ticks {ticks} out of range")))?,
+        score: points_column(row)?,
+        started_at: time_column(row, "started_at_ns")?,
+        ended_at: time_column(row, "ended_at_ns")?,
+        end,
+    })
+}
+
+fn score_from_row(row: &SqliteRow) -> Result<ScoreEntry> {
+    let mode = mode_column(row)?;
+    let score = integer_column(row, "score")?;
+    let game_id = row
+        .try_get::<Option<String>, _>("game_id")
+        .map_err(|error| Error::Internal(format!("sqlite: column game_id: {error}")))?
+        .map(|text| {
+            Uuid::parse_str(&text).map_err(|error| {
+                Error::Internal(format!("sqlite: column game_id {text:?}: {error}"))
+            })
+        })
+        .transpose()?;
     Ok(ScoreEntry {
         id: uuid_column(row, "id")?,
         player_id: uuid_column(row, "player_id")?,
@@ -467,6 +611,8 @@ fn score_from_row(row: &SqliteRow) -> Result<ScoreEntry> {
             .map_err(|_| Error::Internal(format!("sqlite: score {score} out of range")))?,
         mode,
         recorded_at: time_column(row, "recorded_at_ns")?,
+        verified: game_id.is_some(),
+        game_id,
     })
 }
 
@@ -541,6 +687,8 @@ mod tests {
             score: points,
             mode,
             recorded_at: base_time() + TimeSpan::minutes(minutes_after_base),
+            verified: false,
+            game_id: None,
         }
     }
 
@@ -571,18 +719,27 @@ mod tests {
             store.insert_score(entry.clone()).await.expect("insert");
         }
 
-        let walls = store.top_scores(Some(GameMode::Walls), 10).await.unwrap();
+        let walls = store
+            .top_scores(ScoreFilter::mode(Some(GameMode::Walls)), 10)
+            .await
+            .unwrap();
         assert_eq!(walls.len(), 4);
         assert_eq!(walls[0], tie_early_a);
         assert_eq!(walls[1], tie_early_b);
         assert_eq!(walls[2].recorded_at, base_time() + TimeSpan::minutes(5));
         assert_eq!(walls[3].score, 100);
 
-        let merged = store.top_scores(None, 3).await.unwrap();
+        let merged = store.top_scores(ScoreFilter::mode(None), 3).await.unwrap();
         let points: Vec<u32> = merged.iter().map(|entry| entry.score).collect();
         assert_eq!(points, [900, 700, 500]);
         assert_eq!(merged[2], tie_early_a);
-        assert!(store.top_scores(None, 0).await.unwrap().is_empty());
+        assert!(
+            store
+                .top_scores(ScoreFilter::mode(None), 0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
@@ -684,7 +841,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn players_sessions_and_scores_survive_reopening_but_live_games_do_not() {
+    async fn players_sessions_scores_and_finished_games_survive_reopening() {
         let directory = TestDirectory::new();
         let store = SqliteStore::open(&directory.database()).await.unwrap();
         assert!(store.holds_no_data().await.unwrap());
@@ -694,15 +851,10 @@ mod tests {
         store.create_player(owner.clone()).await.unwrap();
         store.insert_session(session.clone(), 10).await.unwrap();
         store.insert_score(entry.clone()).await.unwrap();
+        let game = finished_game(&owner, 70);
+        let verified = verified_score_of(&game);
         store
-            .put_active_game(ActiveGame {
-                id: Uuid::new_v4(),
-                username: "owner".to_owned(),
-                score: 0,
-                mode: GameMode::Walls,
-                snake: Vec::new(),
-                food: crate::model::Cell { x: 1, y: 1 },
-            })
+            .record_finished_game(game.clone(), Some(verified.clone()))
             .await
             .unwrap();
         store.close().await;
@@ -717,8 +869,101 @@ mod tests {
             reopened.session(&session.token_hash).await.unwrap(),
             Some(session)
         );
-        assert_eq!(reopened.top_scores(None, 10).await.unwrap(), [entry]);
-        assert!(reopened.active_games().await.unwrap().is_empty());
+        assert_eq!(
+            reopened
+                .top_scores(ScoreFilter::mode(None), 10)
+                .await
+                .unwrap(),
+            [verified.clone(), entry]
+        );
+        assert_eq!(reopened.finished_game(game.id).await.unwrap(), Some(game));
+    }
+
+    fn finished_game(owner: &StoredPlayer, points: u32) -> FinishedGame {
+        FinishedGame {
+            id: Uuid::new_v4(),
+            player_id: owner.profile.id,
+            username: owner.profile.username.as_str().into(),
+            mode: GameMode::PassThrough,
+            seed: u64::MAX - 3,
+            turns: vec![
+                LoggedTurn {
+                    tick: 0,
+                    direction: Direction::Left,
+                },
+                LoggedTurn {
+                    tick: 12,
+                    direction: Direction::Down,
+                },
+            ],
+            ticks: 40,
+            score: points,
+            started_at: base_time(),
+            ended_at: base_time() + TimeSpan::seconds(6),
+            end: GameEndReason::Rules(EndCause::HitSelf),
+        }
+    }
+
+    fn verified_score_of(game: &FinishedGame) -> ScoreEntry {
+        ScoreEntry {
+            id: Uuid::new_v4(),
+            player_id: game.player_id,
+            username: Arc::clone(&game.username),
+            score: game.score,
+            mode: game.mode,
+            recorded_at: game.ended_at,
+            verified: true,
+            game_id: Some(game.id),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_verified_only_filter_returns_only_scores_recorded_with_their_game() {
+        let (_directory, store) = fresh_store().await;
+        let owner = player("verity", "verity@example.com");
+        store
+            .insert_score(score(900, GameMode::PassThrough, 0))
+            .await
+            .unwrap();
+        let game = finished_game(&owner, 300);
+        let verified = verified_score_of(&game);
+        store
+            .record_finished_game(game.clone(), Some(verified.clone()))
+            .await
+            .unwrap();
+        for mode in [None, Some(GameMode::PassThrough)] {
+            assert_eq!(
+                store
+                    .top_scores(ScoreFilter::verified(mode), 10)
+                    .await
+                    .unwrap(),
+                std::slice::from_ref(&verified)
+            );
+        }
+        let all = store.top_scores(ScoreFilter::mode(None), 10).await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(!all[0].verified && all[0].game_id.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_finished_game_whose_score_is_refused_is_not_recorded_either() {
+        let (_directory, store) = fresh_store().await;
+        let owner = player("halfway", "halfway@example.com");
+        let game = finished_game(&owner, 10);
+        let mut clashing = verified_score_of(&game);
+        store
+            .insert_score(score(5, GameMode::Walls, 0))
+            .await
+            .unwrap();
+        // A score id already taken makes the second insert of the transaction fail.
+        clashing.id = store.top_scores(ScoreFilter::mode(None), 1).await.unwrap()[0].id;
+        assert!(
+            store
+                .record_finished_game(game.clone(), Some(clashing))
+                .await
+                .is_err()
+        );
+        assert_eq!(store.finished_game(game.id).await.unwrap(), None);
     }
 
     #[tokio::test]
@@ -803,7 +1048,7 @@ mod tests {
             "{outcome:?}"
         );
         assert!(matches!(
-            store.top_scores(None, 10).await,
+            store.top_scores(ScoreFilter::mode(None), 10).await,
             Err(Error::StoreUnavailable { .. })
         ));
     }

@@ -179,6 +179,11 @@ impl TestContext {
         self.server.app_private()
     }
 
+    /// Shuts the server down as `main` does on SIGTERM, within `grace`.
+    pub async fn shut_down(self, grace: std::time::Duration) -> Result<(), String> {
+        snake_arena_server::server::shut_down(self.server, grace).await
+    }
+
     /// The generated client without credentials.
     pub fn client(&self) -> Client {
         Client::new(self.base_url())
