@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use uuid::Uuid;
+
 use crate::error::Result;
 use crate::model::ActiveGame;
 use crate::store::Store;
@@ -18,5 +20,11 @@ impl Spectating {
 
     pub async fn active_games(&self) -> Result<Vec<ActiveGame>> {
         self.store.active_games().await
+    }
+
+    /// The active game with this id, if one is being played.
+    pub async fn active_game(&self, id: Uuid) -> Result<Option<ActiveGame>> {
+        let games = self.store.active_games().await?;
+        Ok(games.into_iter().find(|game| game.id == id))
     }
 }
