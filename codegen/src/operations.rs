@@ -707,34 +707,36 @@ pub fn generate_operations(
                 extractors.push(quote!(upgrade: ::dropshot::WebsocketUpgrade));
                 quote!(support::SwitchingToWebsocket)
             } else {
-            let (status, schema, response_pointer) = success.ok_or_else(|| {
-                GenerateError::new(
-                    &format!("{pointer}/responses"),
-                    "an operation needs one success (2xx) response",
-                )
-            })?;
-            match (&status, schema) {
-                (StatusCode::Code(204), None) => quote!(::dropshot::HttpResponseUpdatedNoContent),
-                (StatusCode::Code(code), Some(schema)) if [200, 201, 202].contains(code) => {
-                    let resolved = types.resolve(
-                        schema,
-                        &format!("{response_pointer}/content/application~1json/schema"),
-                        &format!("{type_prefix}Response"),
-                    )?;
-                    let body_type = resolved.rust_type;
-                    match code {
-                        200 => quote!(::dropshot::HttpResponseOk<#body_type>),
-                        201 => quote!(::dropshot::HttpResponseCreated<#body_type>),
-                        _ => quote!(::dropshot::HttpResponseAccepted<#body_type>),
+                let (status, schema, response_pointer) = success.ok_or_else(|| {
+                    GenerateError::new(
+                        &format!("{pointer}/responses"),
+                        "an operation needs one success (2xx) response",
+                    )
+                })?;
+                match (&status, schema) {
+                    (StatusCode::Code(204), None) => {
+                        quote!(::dropshot::HttpResponseUpdatedNoContent)
+                    }
+                    (StatusCode::Code(code), Some(schema)) if [200, 201, 202].contains(code) => {
+                        let resolved = types.resolve(
+                            schema,
+                            &format!("{response_pointer}/content/application~1json/schema"),
+                            &format!("{type_prefix}Response"),
+                        )?;
+                        let body_type = resolved.rust_type;
+                        match code {
+                            200 => quote!(::dropshot::HttpResponseOk<#body_type>),
+                            201 => quote!(::dropshot::HttpResponseCreated<#body_type>),
+                            _ => quote!(::dropshot::HttpResponseAccepted<#body_type>),
+                        }
+                    }
+                    _ => {
+                        return Err(GenerateError::new(
+                            &response_pointer,
+                            "supported successes are 200, 201 and 202 with a JSON body, and 204 without one",
+                        ));
                     }
                 }
-                _ => {
-                    return Err(GenerateError::new(
-                        &response_pointer,
-                        "supported successes are 200, 201 and 202 with a JSON body, and 204 without one",
-                    ));
-                }
-            }
             };
 
             let method_upper = proc_macro2::Ident::new(

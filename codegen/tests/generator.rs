@@ -490,7 +490,12 @@ fn a_channel_becomes_an_endpoint_that_takes_the_upgrade_and_can_refuse_before_it
         &channel_path(CHANNEL_MESSAGES, CHANNEL_RESPONSES),
         MESSAGE_SCHEMAS,
     ));
-    assert!(code.contains("#[endpoint{method = GET, path = \"/things/{id}/watch\", operation_id = \"thing_watch\""), "{code}");
+    assert!(
+        code.contains(
+            "#[endpoint{method = GET, path = \"/things/{id}/watch\", operation_id = \"thing_watch\""
+        ),
+        "{code}"
+    );
     assert!(code.contains("async fn thing_watch( rqctx: ::dropshot::RequestContext<Self::Context>, path: ::dropshot::Path<types::ThingWatchPath>, upgrade: ::dropshot::WebsocketUpgrade, ) -> ::std::result::Result<support::SwitchingToWebsocket, crate::ApiError>;"), "{code}");
 }
 
@@ -500,9 +505,17 @@ fn a_channel_gets_a_typed_connection_and_its_messages_are_listed_for_the_documen
         &channel_path(CHANNEL_MESSAGES, CHANNEL_RESPONSES),
         MESSAGE_SCHEMAS,
     ));
-    assert!(code.contains("pub type ThingWatch = support::Channel<types::ThingCommand, types::ThingEvent>;"), "{code}");
+    assert!(
+        code.contains(
+            "pub type ThingWatch = support::Channel<types::ThingCommand, types::ThingEvent>;"
+        ),
+        "{code}"
+    );
     assert!(code.contains("support::ChannelMessages { path: \"/things/{id}/watch\", method: \"get\", client: Some(support::message_schema::<types::ThingCommand>), server: support::message_schema::<types::ThingEvent>, }"), "{code}");
-    assert!(code.contains("support::add_channel_messages(&mut document, CHANNEL_MESSAGES)?;"), "{code}");
+    assert!(
+        code.contains("support::add_channel_messages(&mut document, CHANNEL_MESSAGES)?;"),
+        "{code}"
+    );
 }
 
 #[test]
@@ -512,7 +525,10 @@ fn message_schemas_are_emitted_as_types_with_their_kind_enum() {
         MESSAGE_SCHEMAS,
     ));
     assert!(code.contains("pub struct ThingEvent {"), "{code}");
-    assert!(code.contains("pub r#type: types::ThingEventType,"), "{code}");
+    assert!(
+        code.contains("pub r#type: types::ThingEventType,"),
+        "{code}"
+    );
     assert!(code.contains("pub enum ThingEventType { #[serde(rename = \"tick\")] Tick, #[serde(rename = \"finished\")] Finished, }"), "{code}");
     assert!(code.contains("pub struct ThingCommand {"), "{code}");
 }
@@ -526,7 +542,12 @@ fn a_channel_without_client_messages_refuses_every_client_message() {
         &channel_path(server_only, CHANNEL_RESPONSES),
         MESSAGE_SCHEMAS,
     ));
-    assert!(code.contains("pub type ThingWatch = support::Channel<support::NoClientMessages, types::ThingEvent>;"), "{code}");
+    assert!(
+        code.contains(
+            "pub type ThingWatch = support::Channel<support::NoClientMessages, types::ThingEvent>;"
+        ),
+        "{code}"
+    );
     assert!(code.contains("client: None,"), "{code}");
 }
 
@@ -557,7 +578,10 @@ fn a_channel_with_a_request_body_is_refused() {
             schema:
               $ref: '#/components/schemas/ThingCommand'"
     );
-    let message = refused(&channel_path(&with_body, CHANNEL_RESPONSES), MESSAGE_SCHEMAS);
+    let message = refused(
+        &channel_path(&with_body, CHANNEL_RESPONSES),
+        MESSAGE_SCHEMAS,
+    );
     assert_eq!(
         message,
         "#/paths/~1things~1{id}~1watch/get/requestBody: a channel takes no request body: its messages travel over the WebSocket"
@@ -597,9 +621,7 @@ fn a_101_response_without_the_websocket_extension_is_refused() {
           description: upgrade";
     let message = refused(paths, "");
     assert!(
-        message.starts_with(
-            "#/paths/~1x/get/responses/101: a `101` response is for channels"
-        ),
+        message.starts_with("#/paths/~1x/get/responses/101: a `101` response is for channels"),
         "{message}"
     );
 }

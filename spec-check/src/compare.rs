@@ -191,7 +191,13 @@ fn compare_channels(
     let spec_is_channel = spec.get(WEBSOCKET_EXTENSION).is_some();
     let server_is_channel = server.get(WEBSOCKET_EXTENSION).is_some();
     if spec_is_channel != server_is_channel {
-        let side = |is_channel: bool| if is_channel { "a channel" } else { "not a channel" };
+        let side = |is_channel: bool| {
+            if is_channel {
+                "a channel"
+            } else {
+                "not a channel"
+            }
+        };
         report.add(
             key,
             format!(

@@ -2,8 +2,8 @@
 //! typed input, call the domain, convert the answer to wire types; errors map in `error.rs`.
 
 use dropshot::{
-    HttpResponseCreated, HttpResponseOk, HttpResponseUpdatedNoContent, Path, Query,
-    RequestContext, TypedBody, WebsocketUpgrade,
+    HttpResponseCreated, HttpResponseOk, HttpResponseUpdatedNoContent, Path, Query, RequestContext,
+    TypedBody, WebsocketUpgrade,
 };
 
 use crate::api::support::Authenticated;

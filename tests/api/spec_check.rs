@@ -113,6 +113,9 @@ fn a_removed_enum_value_is_flagged_in_every_operation_that_uses_it() {
         drift,
         [
             format!(r#"GET /api/games/active: response 200: items: property "mode": {line}"#),
+            format!(
+                r#"GET /api/games/live/{{gameId}}/watch: server messages: property "game": property "mode": {line}"#
+            ),
             format!(r#"GET /api/leaderboard: parameter "mode" (query): {line}"#),
             format!(r#"GET /api/leaderboard: response 200: items: property "mode": {line}"#),
             format!(r#"POST /api/leaderboard: request body: property "mode": {line}"#),
@@ -358,7 +361,7 @@ fn a_changed_error_schema_is_flagged_through_the_generic_error_responses() {
     });
     assert_eq!(
         drift.len(),
-        16,
+        18,
         "one line per operation and range: {drift:#?}"
     );
     assert!(drift.contains(
@@ -510,7 +513,10 @@ fn a_channel_the_contract_declares_as_a_plain_operation_is_flagged() {
 #[test]
 fn a_changed_server_message_schema_is_flagged_at_the_channel() {
     let drift = drift_after(|spec| {
-        *at(spec, "/components/schemas/GameFrame/properties/sequence/minimum") = 1.into();
+        *at(
+            spec,
+            "/components/schemas/GameFrame/properties/sequence/minimum",
+        ) = 1.into();
     });
     assert_eq!(
         drift,
