@@ -500,6 +500,153 @@ pub mod types {
                 .build()
         }
     }
+    /// The frame's number in this connection, from 0, one more for each frame sent.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct GameFrameSequence(i64);
+    impl ::std::fmt::Debug for GameFrameSequence {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Debug::fmt(&self.0, formatter)
+        }
+    }
+    impl GameFrameSequence {
+        pub fn into_inner(self) -> i64 {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<i64> for GameFrameSequence {
+        type Error = support::ConstraintViolation;
+        fn try_from(value: i64) -> ::std::result::Result<Self, Self::Error> {
+            support::check_integer_range(i64::from(value), Some(0i64), None)?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GameFrameSequence {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <i64 as ::serde::Deserialize>::deserialize(deserializer)?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for GameFrameSequence {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for GameFrameSequence {
+        fn schema_name() -> ::std::string::String {
+            "GameFrameSequence".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::integer()
+                .format("int64")
+                .minimum(0f64)
+                .description(
+                    "The frame's number in this connection, from 0, one more for each frame sent.",
+                )
+                .build()
+        }
+    }
+    /// The kind of server message; `frame` is the only one so far.
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::serde::Serialize,
+        ::serde::Deserialize
+    )]
+    pub enum GameFrameType {
+        #[serde(rename = "frame")]
+        Frame,
+    }
+    impl GameFrameType {
+        /// Every value, in the contract's order.
+        pub const ALL: &'static [Self] = &[Self::Frame];
+        /// The value as it is written on the wire.
+        pub fn as_str(&self) -> &'static str {
+            match self {
+                Self::Frame => "frame",
+            }
+        }
+    }
+    impl ::std::fmt::Display for GameFrameType {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            formatter.write_str(self.as_str())
+        }
+    }
+    impl ::schemars::JsonSchema for GameFrameType {
+        fn schema_name() -> ::std::string::String {
+            "GameFrameType".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::string()
+                .enum_values(&["frame"])
+                .description(
+                    "The kind of server message; `frame` is the only one so far.",
+                )
+                .build()
+        }
+    }
+    /// What a channel's watcher sees of a game at one moment: a server message of `GET /api/games/live/{gameId}/watch`.
+    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct GameFrame {
+        pub game: types::ActiveGame,
+        /// The frame's number in this connection, from 0, one more for each frame sent.
+        pub sequence: types::GameFrameSequence,
+        /// The kind of server message; `frame` is the only one so far.
+        pub r#type: types::GameFrameType,
+    }
+    impl ::schemars::JsonSchema for GameFrame {
+        fn schema_name() -> ::std::string::String {
+            "GameFrame".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            true
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property("game", generator.subschema_for::<types::ActiveGame>(), true)
+                .property(
+                    "sequence",
+                    generator.subschema_for::<types::GameFrameSequence>(),
+                    true,
+                )
+                .property(
+                    "type",
+                    generator.subschema_for::<types::GameFrameType>(),
+                    true,
+                )
+                .additional_properties(false)
+                .description(
+                    "What a channel's watcher sees of a game at one moment: a server message of `GET /api/games/live/{gameId}/watch`.",
+                )
+                .build()
+        }
+    }
     /// `walls` ends the game at the board edge; `pass-through` wraps around.
     #[derive(
         Clone,
@@ -1204,6 +1351,51 @@ pub mod types {
         }
     }
     #[derive(Clone, Debug, PartialEq)]
+    pub struct GamesWatchPath {
+        pub game_id: ::uuid::Uuid,
+    }
+    impl<'de> ::serde::Deserialize<'de> for GamesWatchPath {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            #[derive(::serde::Deserialize)]
+            struct Fields {
+                #[serde(rename = "gameId")]
+                pub game_id: ::uuid::Uuid,
+            }
+            let fields: Fields = ::serde_path_to_error::deserialize(deserializer)
+                .map_err(|error| {
+                    <D::Error as ::serde::de::Error>::custom(
+                        support::describe_at_path(
+                            &error.path().to_string(),
+                            error.inner(),
+                        ),
+                    )
+                })?;
+            Ok(Self { game_id: fields.game_id })
+        }
+    }
+    impl ::schemars::JsonSchema for GamesWatchPath {
+        fn schema_name() -> ::std::string::String {
+            "GamesWatchPath".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "gameId",
+                    support::SchemaBuilder::string().format("uuid").build(),
+                    true,
+                )
+                .build()
+        }
+    }
+    #[derive(Clone, Debug, PartialEq)]
     pub struct LeaderboardListQuery {
         pub mode: ::std::option::Option<types::GameMode>,
         pub limit: types::LeaderboardListQueryLimit,
@@ -1274,11 +1466,13 @@ pub mod defaults {
 pub mod support {
     #![allow(dead_code, clippy::all)]
     //! Runtime support that every generated API module carries: schema building, constraint checks,
-    //! null handling, the bearer-token extractor and completion of the served OpenAPI document.
+    //! null handling, the bearer-token extractor, typed channel connections and completion of the
+    //! served OpenAPI document.
     //!
     //! The generator copies this file verbatim into its output as `mod support`, so the generated
-    //! code depends on nothing but dropshot, schemars, serde, serde_json, regex-lite, uuid, chrono
-    //! and async-trait. It is not compiled as part of the generator crate itself.
+    //! code depends on nothing but dropshot, schemars, serde, serde_json, regex-lite, uuid, chrono,
+    //! async-trait, futures and tokio-tungstenite. It is not compiled as part of the generator crate
+    //! itself.
     use std::fmt;
     /// A value that breaks a constraint of the contract, described for the person who sent it.
     ///
@@ -1804,9 +1998,252 @@ pub mod support {
             }
         }
     }
+    /// What the server emits a channel's upgrade as: Dropshot's `SwitchingToWebsocket`, the success
+    /// type of `WebsocketEndpointResult`, which Dropshot does not export by name.
+    pub type SwitchingToWebsocket = <dropshot::WebsocketEndpointResult as ResultParts>::Success;
+    /// Names the success type of a `Result` alias.
+    pub trait ResultParts {
+        type Success;
+    }
+    impl<T, E> ResultParts for Result<T, E> {
+        type Success = T;
+    }
+    /// The client messages of a channel whose contract names none (`x-snake-arena-messages` without
+    /// `client`): no message can be read as one, so every client message is refused.
+    #[derive(Debug)]
+    pub enum NoClientMessages {}
+    impl<'de> serde::Deserialize<'de> for NoClientMessages {
+        fn deserialize<D: serde::Deserializer<'de>>(
+            _deserializer: D,
+        ) -> Result<Self, D::Error> {
+            Err(serde::de::Error::custom("this channel takes no client messages"))
+        }
+    }
+    /// Why a channel's conversation stopped early.
+    #[derive(Debug)]
+    pub enum ChannelError {
+        /// The WebSocket failed (the client went away, a protocol error).
+        WebSocket(tokio_tungstenite::tungstenite::Error),
+        /// The client sent a message that is not JSON text of the channel's client message schema.
+        InvalidClientMessage(String),
+        /// A server message could not be written as JSON.
+        Serialize(serde_json::Error),
+    }
+    impl fmt::Display for ChannelError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Self::WebSocket(error) => write!(f, "the WebSocket failed: {error}"),
+                Self::InvalidClientMessage(detail) => {
+                    write!(f, "invalid client message: {detail}")
+                }
+                Self::Serialize(error) => {
+                    write!(f, "a server message is not serializable: {error}")
+                }
+            }
+        }
+    }
+    impl std::error::Error for ChannelError {}
+    impl From<tokio_tungstenite::tungstenite::Error> for ChannelError {
+        fn from(error: tokio_tungstenite::tungstenite::Error) -> Self {
+            Self::WebSocket(error)
+        }
+    }
+    /// The upgraded connection of one channel, typed by the contract: `receive` reads the client's
+    /// messages as `Client`, `send` writes `Server` messages, both as JSON text frames.
+    pub struct Channel<Client, Server> {
+        stream: tokio_tungstenite::WebSocketStream<dropshot::WebsocketConnectionRaw>,
+        messages: std::marker::PhantomData<fn(Server) -> Client>,
+    }
+    impl<Client, Server> Channel<Client, Server>
+    where
+        Client: serde::de::DeserializeOwned + Send + 'static,
+        Server: serde::Serialize + Send + 'static,
+    {
+        /// Accepts the upgrade and runs `conversation` on the typed connection once the client has
+        /// switched protocols. Everything that may refuse the request (credentials, path, query)
+        /// must happen before this call, since its result is the `101` answer.
+        pub fn accept<Conversation, Finished>(
+            upgrade: dropshot::WebsocketUpgrade,
+            conversation: Conversation,
+        ) -> dropshot::WebsocketEndpointResult
+        where
+            Conversation: FnOnce(Self) -> Finished + Send + 'static,
+            Finished: std::future::Future<Output = Result<(), ChannelError>> + Send
+                + 'static,
+        {
+            upgrade
+                .handle(move |connection| async move {
+                    let stream = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                            connection.into_inner(),
+                            tokio_tungstenite::tungstenite::protocol::Role::Server,
+                            None,
+                        )
+                        .await;
+                    conversation(Self {
+                            stream,
+                            messages: std::marker::PhantomData,
+                        })
+                        .await
+                        .map_err(Into::into)
+                })
+        }
+        /// Sends one server message as a JSON text frame.
+        pub async fn send(&mut self, message: &Server) -> Result<(), ChannelError> {
+            use futures::SinkExt;
+            let text = serde_json::to_string(message).map_err(ChannelError::Serialize)?;
+            self.stream.send(tokio_tungstenite::tungstenite::Message::text(text)).await?;
+            Ok(())
+        }
+        /// The next client message; `None` once the client has closed the connection. Pings are
+        /// answered by the WebSocket layer and skipped here; a binary frame or a text frame that is
+        /// not a client message of the contract is an `InvalidClientMessage`.
+        pub async fn receive(&mut self) -> Option<Result<Client, ChannelError>> {
+            use futures::StreamExt;
+            use tokio_tungstenite::tungstenite::Message;
+            loop {
+                let message = match self.stream.next().await? {
+                    Ok(message) => message,
+                    Err(error) => return Some(Err(error.into())),
+                };
+                return Some(
+                    match message {
+                        Message::Text(text) => {
+                            serde_json::from_str(text.as_str())
+                                .map_err(|error| ChannelError::InvalidClientMessage(
+                                    error.to_string(),
+                                ))
+                        }
+                        Message::Binary(_) => {
+                            Err(
+                                ChannelError::InvalidClientMessage(
+                                    "messages are JSON text frames, not binary".to_owned(),
+                                ),
+                            )
+                        }
+                        Message::Close(_) => return None,
+                        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {
+                            continue;
+                        }
+                    },
+                );
+            }
+        }
+        /// Closes the connection normally (code 1000) with `reason`, then waits for the client's
+        /// close frame so the closing handshake completes.
+        pub async fn close(mut self, reason: &str) -> Result<(), ChannelError> {
+            use futures::StreamExt;
+            use tokio_tungstenite::tungstenite::protocol::{
+                CloseFrame, frame::coding::CloseCode,
+            };
+            self.stream
+                .close(
+                    Some(CloseFrame {
+                        code: CloseCode::Normal,
+                        reason: reason.into(),
+                    }),
+                )
+                .await?;
+            while let Some(message) = self.stream.next().await {
+                if message.is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        }
+    }
+    /// The schema of a message type, as a reference to its component.
+    pub fn message_schema<T: schemars::JsonSchema>(
+        generator: &mut schemars::r#gen::SchemaGenerator,
+    ) -> schemars::schema::Schema {
+        generator.subschema_for::<T>()
+    }
+    /// One channel operation's message schemas, as the contract's `x-snake-arena-messages` names them.
+    pub struct ChannelMessages {
+        pub path: &'static str,
+        pub method: &'static str,
+        pub client: Option<
+            fn(&mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema,
+        >,
+        pub server: fn(
+            &mut schemars::r#gen::SchemaGenerator,
+        ) -> schemars::schema::Schema,
+    }
+    /// The extension that names a channel's message schemas each way.
+    pub const MESSAGES_EXTENSION: &str = "x-snake-arena-messages";
+    /// Adds what no endpoint's signature tells Dropshot about channels: each channel operation's
+    /// `x-snake-arena-messages`, and the message schemas (with the schemas they use) under
+    /// `components/schemas`, written from the generated types' own JSON Schemas, so a message type
+    /// that drifts from the contract shows in the served document.
+    pub fn add_channel_messages(
+        document: &mut serde_json::Value,
+        channels: &[ChannelMessages],
+    ) -> serde_json::Result<()> {
+        if channels.is_empty() {
+            return Ok(());
+        }
+        let mut generator = schemars::r#gen::SchemaSettings::openapi3().into_generator();
+        for channel in channels {
+            let mut messages = serde_json::Map::new();
+            if let Some(client) = channel.client {
+                messages
+                    .insert(
+                        "client".to_owned(),
+                        serde_json::to_value(client(&mut generator))?,
+                    );
+            }
+            messages
+                .insert(
+                    "server".to_owned(),
+                    serde_json::to_value((channel.server)(&mut generator))?,
+                );
+            if let Some(operation) = document
+                .get_mut("paths")
+                .and_then(|paths| paths.get_mut(channel.path))
+                .and_then(|path| path.get_mut(channel.method))
+                .and_then(|operation| operation.as_object_mut())
+            {
+                operation
+                    .insert(
+                        MESSAGES_EXTENSION.to_owned(),
+                        serde_json::Value::Object(messages),
+                    );
+            }
+        }
+        let Some(document) = document.as_object_mut() else {
+            return Ok(());
+        };
+        let components = document
+            .entry("components")
+            .or_insert_with(|| serde_json::json!({}));
+        let Some(components) = components.as_object_mut() else {
+            return Ok(());
+        };
+        let schemas = components
+            .entry("schemas")
+            .or_insert_with(|| serde_json::json!({}));
+        let Some(schemas) = schemas.as_object_mut() else {
+            return Ok(());
+        };
+        for (name, schema) in generator.take_definitions() {
+            if !schemas.contains_key(&name) {
+                schemas.insert(name, serde_json::to_value(schema)?);
+            }
+        }
+        Ok(())
+    }
 }
 /// The contract's error schema, which every error response uses.
 pub type ErrorBody = types::Error;
+/// One typed connection per channel operation (`x-dropshot-websocket`), named after its
+/// `operationId`: `accept` it from the handler's `WebsocketUpgrade`, then `receive` the
+/// client's messages and `send` the server's, each typed as the contract's
+/// `x-snake-arena-messages` names them.
+pub mod channels {
+    #[allow(unused_imports)]
+    use super::{support, types};
+    ///The typed connection of the `games_watch` channel (`GET /api/games/live/{gameId}/watch`): it reads the client's messages and sends the server's as the contract's `x-snake-arena-messages` names them.
+    pub type GamesWatch = support::Channel<support::NoClientMessages, types::GameFrame>;
+}
 /// The API as the contract defines it: implement this trait to serve it.
 #[::dropshot::api_description]
 pub trait SnakeArenaApi {
@@ -1879,6 +2316,22 @@ pub trait SnakeArenaApi {
         ::dropshot::HttpResponseOk<types::GamesActiveListResponse>,
         crate::http::error::ApiError,
     >;
+    /// Watch a game being played, over a WebSocket.
+    ///
+    /// A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. An unknown game is refused with 404 before the upgrade. After the `101` the server sends `GameFrame` messages as JSON text; the client sends nothing. For now the server sends the game's current frame once and then closes normally (code 1000); a frame on every tick arrives with live games.
+    #[endpoint{method = GET,
+    path = "/api/games/live/{gameId}/watch",
+    operation_id = "games_watch",
+    tags = ["games"],
+    }]
+    async fn games_watch(
+        rqctx: ::dropshot::RequestContext<Self::Context>,
+        path: ::dropshot::Path<types::GamesWatchPath>,
+        upgrade: ::dropshot::WebsocketUpgrade,
+    ) -> ::std::result::Result<
+        support::SwitchingToWebsocket,
+        crate::http::error::ApiError,
+    >;
     /// Whether the server is up and its store answers.
     #[endpoint{method = GET,
     path = "/api/health",
@@ -1941,9 +2394,20 @@ pub const SECURED_OPERATIONS: &[support::SecuredOperation] = &[
         scheme: "bearerAuth",
     },
 ];
+/// The message schemas of every channel operation, as the contract's
+/// `x-snake-arena-messages` names them.
+pub const CHANNEL_MESSAGES: &[support::ChannelMessages] = &[
+    support::ChannelMessages {
+        path: "/api/games/live/{gameId}/watch",
+        method: "get",
+        client: None,
+        server: support::message_schema::<types::GameFrame>,
+    },
+];
 /// The OpenAPI document the server emits: Dropshot's description of the registered
 /// endpoints, completed with what Dropshot cannot express (the security schemes, each
-/// secured operation's requirement, and parameter defaults, which Dropshot strips).
+/// secured operation's requirement, parameter defaults, which Dropshot strips, and each
+/// channel's message schemas, which no endpoint's signature names).
 pub fn openapi_document<C: ::dropshot::ServerContext>(
     api: &::dropshot::ApiDescription<C>,
 ) -> ::serde_json::Result<::serde_json::Value> {
@@ -1963,6 +2427,7 @@ pub fn openapi_document<C: ::dropshot::ServerContext>(
         ),
         SECURED_OPERATIONS,
     );
+    support::add_channel_messages(&mut document, CHANNEL_MESSAGES)?;
     support::restore_parameter_default(
         &mut document,
         "/api/leaderboard",

@@ -119,6 +119,8 @@ pub fn generate(spec_text: &str, settings: &Settings) -> Result<String, Generate
     let trait_methods = &generated.trait_methods;
     let secured_operations = &generated.secured_operations;
     let parameter_default_restorations = &generated.parameter_default_restorations;
+    let channel_aliases = &generated.channel_aliases;
+    let channel_messages = &generated.channel_messages;
 
     let trait_name = settings
         .api_trait
@@ -185,6 +187,17 @@ pub fn generate(spec_text: &str, settings: &Settings) -> Result<String, Generate
 
         #error_body
 
+        /// One typed connection per channel operation (`x-dropshot-websocket`), named after its
+        /// `operationId`: `accept` it from the handler's `WebsocketUpgrade`, then `receive` the
+        /// client's messages and `send` the server's, each typed as the contract's
+        /// `x-snake-arena-messages` names them.
+        pub mod channels {
+            #[allow(unused_imports)]
+            use super::{support, types};
+
+            #(#channel_aliases)*
+        }
+
         /// The API as the contract defines it: implement this trait to serve it.
         #[::dropshot::api_description]
         pub trait #trait_ident {
@@ -196,9 +209,14 @@ pub fn generate(spec_text: &str, settings: &Settings) -> Result<String, Generate
         /// The security requirement of every secured operation, as the contract states it.
         pub const SECURED_OPERATIONS: &[support::SecuredOperation] = &[#(#secured_operations),*];
 
+        /// The message schemas of every channel operation, as the contract's
+        /// `x-snake-arena-messages` names them.
+        pub const CHANNEL_MESSAGES: &[support::ChannelMessages] = &[#(#channel_messages),*];
+
         /// The OpenAPI document the server emits: Dropshot's description of the registered
         /// endpoints, completed with what Dropshot cannot express (the security schemes, each
-        /// secured operation's requirement, and parameter defaults, which Dropshot strips).
+        /// secured operation's requirement, parameter defaults, which Dropshot strips, and each
+        /// channel's message schemas, which no endpoint's signature names).
         pub fn openapi_document<C: ::dropshot::ServerContext>(
             api: &::dropshot::ApiDescription<C>,
         ) -> ::serde_json::Result<::serde_json::Value> {
@@ -206,6 +224,7 @@ pub fn generate(spec_text: &str, settings: &Settings) -> Result<String, Generate
             #describe
             let mut document = definition.json()?;
             support::add_security(&mut document, ::serde_json::json!(#security_schemes), SECURED_OPERATIONS);
+            support::add_channel_messages(&mut document, CHANNEL_MESSAGES)?;
             #(#parameter_default_restorations)*
             Ok(document)
         }

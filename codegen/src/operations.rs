@@ -24,6 +24,83 @@ pub struct GeneratedOperations {
     /// Statements (inside `openapi_document`) that restore parameter defaults, which Dropshot
     /// strips from parameter schemas together with their other metadata.
     pub parameter_default_restorations: Vec<TokenStream>,
+    /// One `support::Channel<Client, Server>` alias per channel operation, named after it.
+    pub channel_aliases: Vec<TokenStream>,
+    /// `support::ChannelMessages` literals, so the served document names each channel's messages.
+    pub channel_messages: Vec<TokenStream>,
+}
+
+/// The extension Dropshot puts on a WebSocket operation, and that marks one in the contract.
+pub const WEBSOCKET_EXTENSION: &str = "x-dropshot-websocket";
+
+/// Our extension naming the schemas of a channel's messages each way:
+/// `{client: {$ref: ...}, server: {$ref: ...}}`; `client` may be left out when the client sends
+/// nothing.
+pub const MESSAGES_EXTENSION: &str = "x-snake-arena-messages";
+
+/// The message schemas of one channel operation, as `#/components/schemas/...` references.
+struct ChannelMessages {
+    client: Option<String>,
+    server: String,
+}
+
+/// Reads a channel's `x-snake-arena-messages`, refusing any other shape.
+fn channel_messages_of(
+    operation: &Operation,
+    pointer: &str,
+) -> Result<ChannelMessages, GenerateError> {
+    let messages_pointer = format!("{pointer}/{MESSAGES_EXTENSION}");
+    let messages = operation.extensions.get(MESSAGES_EXTENSION).ok_or_else(|| {
+        GenerateError::new(
+            pointer,
+            format!(
+                "a channel needs `{MESSAGES_EXTENSION}` naming its message schemas: `{{client: {{$ref: ...}}, server: {{$ref: ...}}}}`"
+            ),
+        )
+    })?;
+    let messages = messages.as_object().ok_or_else(|| {
+        GenerateError::new(
+            &messages_pointer,
+            "must be an object with `server` (and optionally `client`)",
+        )
+    })?;
+    for key in messages.keys() {
+        if key != "client" && key != "server" {
+            return Err(GenerateError::new(
+                &format!("{messages_pointer}/{}", pointer_segment(key)),
+                "only `client` and `server` message schemas are supported",
+            ));
+        }
+    }
+    let reference = |direction: &str| -> Result<Option<String>, GenerateError> {
+        let Some(value) = messages.get(direction) else {
+            return Ok(None);
+        };
+        let direction_pointer = format!("{messages_pointer}/{direction}");
+        let reference = value
+            .as_object()
+            .filter(|value| value.len() == 1)
+            .and_then(|value| value.get("$ref"))
+            .and_then(|reference| reference.as_str())
+            .filter(|reference| reference.starts_with("#/components/schemas/"))
+            .ok_or_else(|| {
+                GenerateError::new(
+                    &direction_pointer,
+                    "must be exactly `{$ref: '#/components/schemas/...'}`",
+                )
+            })?;
+        Ok(Some(reference.to_owned()))
+    };
+    let server = reference("server")?.ok_or_else(|| {
+        GenerateError::new(
+            &messages_pointer,
+            "needs a `server` message schema: what the server sends",
+        )
+    })?;
+    Ok(ChannelMessages {
+        client: reference("client")?,
+        server,
+    })
 }
 
 const METHODS: &[&str] = &[
@@ -303,6 +380,8 @@ pub fn generate_operations(
         secured_operations: Vec::new(),
         error_schema: None,
         parameter_default_restorations: Vec::new(),
+        channel_aliases: Vec::new(),
+        channel_messages: Vec::new(),
     };
     let mut operation_ids = std::collections::BTreeMap::<String, String>::new();
 
@@ -333,6 +412,28 @@ pub fn generate_operations(
             }
             let method_ident = field_identifier(operation_id, &format!("{pointer}/operationId"))?;
             let type_prefix = crate::names::pascal_case(operation_id);
+            let is_channel = match operation.extensions.get(WEBSOCKET_EXTENSION) {
+                None => false,
+                Some(value) if value.is_object() => true,
+                Some(_) => {
+                    return Err(GenerateError::new(
+                        &format!("{pointer}/{WEBSOCKET_EXTENSION}"),
+                        "must be an empty object, `{}`, as Dropshot emits it",
+                    ));
+                }
+            };
+            if is_channel && *method != "get" {
+                return Err(GenerateError::new(
+                    &pointer,
+                    "a channel (`x-dropshot-websocket`) must be a `get` operation: WebSocket handshakes are GET requests",
+                ));
+            }
+            if !is_channel && operation.extensions.contains_key(MESSAGES_EXTENSION) {
+                return Err(GenerateError::new(
+                    &format!("{pointer}/{MESSAGES_EXTENSION}"),
+                    "message schemas belong to channels; add `x-dropshot-websocket: {}` and a `101` response",
+                ));
+            }
 
             // Parameters: the path item's, overridden by the operation's of the same name and place.
             let mut path_parameters = Vec::new();
@@ -443,6 +544,12 @@ pub fn generate_operations(
                 generated.parameter_types.push(definition);
                 extractors.push(quote!(query: ::dropshot::Query<types::#ident>));
             }
+            if is_channel && operation.request_body.is_some() {
+                return Err(GenerateError::new(
+                    &format!("{pointer}/requestBody"),
+                    "a channel takes no request body: its messages travel over the WebSocket",
+                ));
+            }
             if let Some(body) = &operation.request_body {
                 let body_pointer = format!("{pointer}/requestBody");
                 let body = resolve_request_body(spec, body, &body_pointer)?;
@@ -471,6 +578,7 @@ pub fn generate_operations(
 
             // Responses: exactly one success, and errors that all share one schema.
             let mut success = None;
+            let mut upgrade = false;
             for (status, response) in &operation.responses.responses {
                 let status_text = match status {
                     StatusCode::Code(code) => code.to_string(),
@@ -490,7 +598,26 @@ pub fn generate_operations(
                 )?;
                 let is_success = matches!(status, StatusCode::Code(code) if (200..300).contains(code))
                     || matches!(status, StatusCode::Range(2));
-                if is_success {
+                if matches!(status, StatusCode::Code(101)) {
+                    if !is_channel {
+                        return Err(GenerateError::new(
+                            &response_pointer,
+                            "a `101` response is for channels; add `x-dropshot-websocket: {}` to the operation",
+                        ));
+                    }
+                    if schema.is_some() {
+                        return Err(GenerateError::new(
+                            &response_pointer,
+                            "a channel's `101` response has no content",
+                        ));
+                    }
+                    upgrade = true;
+                } else if is_success && is_channel {
+                    return Err(GenerateError::new(
+                        &response_pointer,
+                        "a channel succeeds with its `101` response only",
+                    ));
+                } else if is_success {
                     if success.is_some() {
                         return Err(GenerateError::new(
                             &response_pointer,
@@ -528,32 +655,87 @@ pub fn generate_operations(
                     "`default` responses are not supported; name the status codes",
                 ));
             }
-            let (status, schema, response_pointer) = success.ok_or_else(|| {
-                GenerateError::new(
-                    &format!("{pointer}/responses"),
-                    "an operation needs one success (2xx) response",
-                )
-            })?;
-            let response_type = match (&status, schema) {
-                (StatusCode::Code(204), None) => quote!(::dropshot::HttpResponseUpdatedNoContent),
-                (StatusCode::Code(code), Some(schema)) if [200, 201, 202].contains(code) => {
-                    let resolved = types.resolve(
-                        schema,
-                        &format!("{response_pointer}/content/application~1json/schema"),
-                        &format!("{type_prefix}Response"),
-                    )?;
-                    let body_type = resolved.rust_type;
-                    match code {
-                        200 => quote!(::dropshot::HttpResponseOk<#body_type>),
-                        201 => quote!(::dropshot::HttpResponseCreated<#body_type>),
-                        _ => quote!(::dropshot::HttpResponseAccepted<#body_type>),
-                    }
-                }
-                _ => {
+            let response_type = if is_channel {
+                if !upgrade {
                     return Err(GenerateError::new(
-                        &response_pointer,
-                        "supported successes are 200, 201 and 202 with a JSON body, and 204 without one",
+                        &format!("{pointer}/responses"),
+                        "a channel (`x-dropshot-websocket`) needs an explicit `101` response",
                     ));
+                }
+                let messages = channel_messages_of(operation, &pointer)?;
+                let messages_pointer = format!("{pointer}/{MESSAGES_EXTENSION}");
+                let message_type = |types: &mut TypeGenerator<'_>,
+                                    reference: &str,
+                                    direction: &str|
+                 -> Result<TokenStream, GenerateError> {
+                    Ok(types
+                        .resolve(
+                            &ReferenceOr::Reference {
+                                reference: reference.to_owned(),
+                            },
+                            &format!("{messages_pointer}/{direction}"),
+                            "",
+                        )?
+                        .rust_type)
+                };
+                let server_type = message_type(types, &messages.server, "server")?;
+                let client_type = match &messages.client {
+                    Some(reference) => message_type(types, reference, "client")?,
+                    None => quote!(support::NoClientMessages),
+                };
+                let alias = proc_macro2::Ident::new(&type_prefix, proc_macro2::Span::call_site());
+                let alias_doc = format!(
+                    "The typed connection of the `{operation_id}` channel (`GET {path}`): it reads the client's messages and sends the server's as the contract's `{MESSAGES_EXTENSION}` names them."
+                );
+                generated.channel_aliases.push(quote! {
+                    #[doc = #alias_doc]
+                    pub type #alias = support::Channel<#client_type, #server_type>;
+                });
+                let client_schema = match &messages.client {
+                    Some(_) => quote!(Some(support::message_schema::<#client_type>)),
+                    None => quote!(None),
+                };
+                let method_name = *method;
+                generated.channel_messages.push(quote! {
+                    support::ChannelMessages {
+                        path: #path,
+                        method: #method_name,
+                        client: #client_schema,
+                        server: support::message_schema::<#server_type>,
+                    }
+                });
+                extractors.push(quote!(upgrade: ::dropshot::WebsocketUpgrade));
+                quote!(support::SwitchingToWebsocket)
+            } else {
+                let (status, schema, response_pointer) = success.ok_or_else(|| {
+                    GenerateError::new(
+                        &format!("{pointer}/responses"),
+                        "an operation needs one success (2xx) response",
+                    )
+                })?;
+                match (&status, schema) {
+                    (StatusCode::Code(204), None) => {
+                        quote!(::dropshot::HttpResponseUpdatedNoContent)
+                    }
+                    (StatusCode::Code(code), Some(schema)) if [200, 201, 202].contains(code) => {
+                        let resolved = types.resolve(
+                            schema,
+                            &format!("{response_pointer}/content/application~1json/schema"),
+                            &format!("{type_prefix}Response"),
+                        )?;
+                        let body_type = resolved.rust_type;
+                        match code {
+                            200 => quote!(::dropshot::HttpResponseOk<#body_type>),
+                            201 => quote!(::dropshot::HttpResponseCreated<#body_type>),
+                            _ => quote!(::dropshot::HttpResponseAccepted<#body_type>),
+                        }
+                    }
+                    _ => {
+                        return Err(GenerateError::new(
+                            &response_pointer,
+                            "supported successes are 200, 201 and 202 with a JSON body, and 204 without one",
+                        ));
+                    }
                 }
             };
 

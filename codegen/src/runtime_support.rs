@@ -1,9 +1,11 @@
 //! Runtime support that every generated API module carries: schema building, constraint checks,
-//! null handling, the bearer-token extractor and completion of the served OpenAPI document.
+//! null handling, the bearer-token extractor, typed channel connections and completion of the
+//! served OpenAPI document.
 //!
 //! The generator copies this file verbatim into its output as `mod support`, so the generated
-//! code depends on nothing but dropshot, schemars, serde, serde_json, regex-lite, uuid, chrono
-//! and async-trait. It is not compiled as part of the generator crate itself.
+//! code depends on nothing but dropshot, schemars, serde, serde_json, regex-lite, uuid, chrono,
+//! async-trait, futures and tokio-tungstenite. It is not compiled as part of the generator crate
+//! itself.
 
 use std::fmt;
 
@@ -588,4 +590,223 @@ pub fn restore_parameter_default(
             schema.insert("default".to_owned(), default.clone());
         }
     }
+}
+
+/// What the server emits a channel's upgrade as: Dropshot's `SwitchingToWebsocket`, the success
+/// type of `WebsocketEndpointResult`, which Dropshot does not export by name.
+pub type SwitchingToWebsocket = <dropshot::WebsocketEndpointResult as ResultParts>::Success;
+
+/// Names the success type of a `Result` alias.
+pub trait ResultParts {
+    type Success;
+}
+
+impl<T, E> ResultParts for Result<T, E> {
+    type Success = T;
+}
+
+/// The client messages of a channel whose contract names none (`x-snake-arena-messages` without
+/// `client`): no message can be read as one, so every client message is refused.
+#[derive(Debug)]
+pub enum NoClientMessages {}
+
+impl<'de> serde::Deserialize<'de> for NoClientMessages {
+    fn deserialize<D: serde::Deserializer<'de>>(_deserializer: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("this channel takes no client messages"))
+    }
+}
+
+/// Why a channel's conversation stopped early.
+#[derive(Debug)]
+pub enum ChannelError {
+    /// The WebSocket failed (the client went away, a protocol error).
+    WebSocket(tokio_tungstenite::tungstenite::Error),
+    /// The client sent a message that is not JSON text of the channel's client message schema.
+    InvalidClientMessage(String),
+    /// A server message could not be written as JSON.
+    Serialize(serde_json::Error),
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WebSocket(error) => write!(f, "the WebSocket failed: {error}"),
+            Self::InvalidClientMessage(detail) => write!(f, "invalid client message: {detail}"),
+            Self::Serialize(error) => write!(f, "a server message is not serializable: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ChannelError {}
+
+impl From<tokio_tungstenite::tungstenite::Error> for ChannelError {
+    fn from(error: tokio_tungstenite::tungstenite::Error) -> Self {
+        Self::WebSocket(error)
+    }
+}
+
+/// The upgraded connection of one channel, typed by the contract: `receive` reads the client's
+/// messages as `Client`, `send` writes `Server` messages, both as JSON text frames.
+pub struct Channel<Client, Server> {
+    stream: tokio_tungstenite::WebSocketStream<dropshot::WebsocketConnectionRaw>,
+    messages: std::marker::PhantomData<fn(Server) -> Client>,
+}
+
+impl<Client, Server> Channel<Client, Server>
+where
+    Client: serde::de::DeserializeOwned + Send + 'static,
+    Server: serde::Serialize + Send + 'static,
+{
+    /// Accepts the upgrade and runs `conversation` on the typed connection once the client has
+    /// switched protocols. Everything that may refuse the request (credentials, path, query)
+    /// must happen before this call, since its result is the `101` answer.
+    pub fn accept<Conversation, Finished>(
+        upgrade: dropshot::WebsocketUpgrade,
+        conversation: Conversation,
+    ) -> dropshot::WebsocketEndpointResult
+    where
+        Conversation: FnOnce(Self) -> Finished + Send + 'static,
+        Finished: std::future::Future<Output = Result<(), ChannelError>> + Send + 'static,
+    {
+        upgrade.handle(move |connection| async move {
+            let stream = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                connection.into_inner(),
+                tokio_tungstenite::tungstenite::protocol::Role::Server,
+                None,
+            )
+            .await;
+            conversation(Self {
+                stream,
+                messages: std::marker::PhantomData,
+            })
+            .await
+            .map_err(Into::into)
+        })
+    }
+
+    /// Sends one server message as a JSON text frame.
+    pub async fn send(&mut self, message: &Server) -> Result<(), ChannelError> {
+        use futures::SinkExt;
+        let text = serde_json::to_string(message).map_err(ChannelError::Serialize)?;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await?;
+        Ok(())
+    }
+
+    /// The next client message; `None` once the client has closed the connection. Pings are
+    /// answered by the WebSocket layer and skipped here; a binary frame or a text frame that is
+    /// not a client message of the contract is an `InvalidClientMessage`.
+    pub async fn receive(&mut self) -> Option<Result<Client, ChannelError>> {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let message = match self.stream.next().await? {
+                Ok(message) => message,
+                Err(error) => return Some(Err(error.into())),
+            };
+            return Some(match message {
+                Message::Text(text) => serde_json::from_str(text.as_str())
+                    .map_err(|error| ChannelError::InvalidClientMessage(error.to_string())),
+                Message::Binary(_) => Err(ChannelError::InvalidClientMessage(
+                    "messages are JSON text frames, not binary".to_owned(),
+                )),
+                Message::Close(_) => return None,
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            });
+        }
+    }
+
+    /// Closes the connection normally (code 1000) with `reason`, then waits for the client's
+    /// close frame so the closing handshake completes.
+    pub async fn close(mut self, reason: &str) -> Result<(), ChannelError> {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
+        self.stream
+            .close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: reason.into(),
+            }))
+            .await?;
+        while let Some(message) = self.stream.next().await {
+            if message.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The schema of a message type, as a reference to its component.
+pub fn message_schema<T: schemars::JsonSchema>(
+    generator: &mut schemars::r#gen::SchemaGenerator,
+) -> schemars::schema::Schema {
+    generator.subschema_for::<T>()
+}
+
+/// One channel operation's message schemas, as the contract's `x-snake-arena-messages` names them.
+pub struct ChannelMessages {
+    pub path: &'static str,
+    pub method: &'static str,
+    pub client: Option<fn(&mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema>,
+    pub server: fn(&mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema,
+}
+
+/// The extension that names a channel's message schemas each way.
+pub const MESSAGES_EXTENSION: &str = "x-snake-arena-messages";
+
+/// Adds what no endpoint's signature tells Dropshot about channels: each channel operation's
+/// `x-snake-arena-messages`, and the message schemas (with the schemas they use) under
+/// `components/schemas`, written from the generated types' own JSON Schemas, so a message type
+/// that drifts from the contract shows in the served document.
+pub fn add_channel_messages(
+    document: &mut serde_json::Value,
+    channels: &[ChannelMessages],
+) -> serde_json::Result<()> {
+    if channels.is_empty() {
+        return Ok(());
+    }
+    let mut generator = schemars::r#gen::SchemaSettings::openapi3().into_generator();
+    for channel in channels {
+        let mut messages = serde_json::Map::new();
+        if let Some(client) = channel.client {
+            messages.insert("client".to_owned(), serde_json::to_value(client(&mut generator))?);
+        }
+        messages.insert(
+            "server".to_owned(),
+            serde_json::to_value((channel.server)(&mut generator))?,
+        );
+        if let Some(operation) = document
+            .get_mut("paths")
+            .and_then(|paths| paths.get_mut(channel.path))
+            .and_then(|path| path.get_mut(channel.method))
+            .and_then(|operation| operation.as_object_mut())
+        {
+            operation.insert(
+                MESSAGES_EXTENSION.to_owned(),
+                serde_json::Value::Object(messages),
+            );
+        }
+    }
+    let Some(document) = document.as_object_mut() else {
+        return Ok(());
+    };
+    let components = document
+        .entry("components")
+        .or_insert_with(|| serde_json::json!({}));
+    let Some(components) = components.as_object_mut() else {
+        return Ok(());
+    };
+    let schemas = components
+        .entry("schemas")
+        .or_insert_with(|| serde_json::json!({}));
+    let Some(schemas) = schemas.as_object_mut() else {
+        return Ok(());
+    };
+    for (name, schema) in generator.take_definitions() {
+        if !schemas.contains_key(&name) {
+            schemas.insert(name, serde_json::to_value(schema)?);
+        }
+    }
+    Ok(())
 }

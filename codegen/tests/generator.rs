@@ -431,3 +431,197 @@ fn two_success_responses_are_refused() {
         "{message}"
     );
 }
+
+/// A channel with a path parameter, client and server messages and a refusal before the upgrade.
+fn channel_path(operation_extras: &str, responses: &str) -> String {
+    format!(
+        "  /things/{{id}}/watch:
+    get:
+      operationId: thing_watch
+      x-dropshot-websocket: {{}}
+{operation_extras}
+      parameters:
+        - name: id
+          in: path
+          required: true
+          schema:
+            type: string
+            format: uuid
+      responses:
+{responses}"
+    )
+}
+
+const CHANNEL_MESSAGES: &str = "      x-snake-arena-messages:
+        client:
+          $ref: '#/components/schemas/ThingCommand'
+        server:
+          $ref: '#/components/schemas/ThingEvent'";
+
+const CHANNEL_RESPONSES: &str = "        '101':
+          description: Switching to the WebSocket protocol.
+        '404':
+          $ref: '#/components/responses/Error'";
+
+const MESSAGE_SCHEMAS: &str = "    ThingCommand:
+      type: object
+      additionalProperties: false
+      required: [type]
+      properties:
+        type:
+          type: string
+          enum: [stop]
+    ThingEvent:
+      type: object
+      additionalProperties: false
+      required: [type, count]
+      properties:
+        type:
+          type: string
+          enum: [tick, finished]
+        count:
+          type: integer
+          format: int32
+          minimum: 0";
+
+#[test]
+fn a_channel_becomes_an_endpoint_that_takes_the_upgrade_and_can_refuse_before_it() {
+    let code = squash(&generated(
+        &channel_path(CHANNEL_MESSAGES, CHANNEL_RESPONSES),
+        MESSAGE_SCHEMAS,
+    ));
+    assert!(
+        code.contains(
+            "#[endpoint{method = GET, path = \"/things/{id}/watch\", operation_id = \"thing_watch\""
+        ),
+        "{code}"
+    );
+    assert!(code.contains("async fn thing_watch( rqctx: ::dropshot::RequestContext<Self::Context>, path: ::dropshot::Path<types::ThingWatchPath>, upgrade: ::dropshot::WebsocketUpgrade, ) -> ::std::result::Result<support::SwitchingToWebsocket, crate::ApiError>;"), "{code}");
+}
+
+#[test]
+fn a_channel_gets_a_typed_connection_and_its_messages_are_listed_for_the_document() {
+    let code = squash(&generated(
+        &channel_path(CHANNEL_MESSAGES, CHANNEL_RESPONSES),
+        MESSAGE_SCHEMAS,
+    ));
+    assert!(
+        code.contains(
+            "pub type ThingWatch = support::Channel<types::ThingCommand, types::ThingEvent>;"
+        ),
+        "{code}"
+    );
+    assert!(code.contains("support::ChannelMessages { path: \"/things/{id}/watch\", method: \"get\", client: Some(support::message_schema::<types::ThingCommand>), server: support::message_schema::<types::ThingEvent>, }"), "{code}");
+    assert!(
+        code.contains("support::add_channel_messages(&mut document, CHANNEL_MESSAGES)?;"),
+        "{code}"
+    );
+}
+
+#[test]
+fn message_schemas_are_emitted_as_types_with_their_kind_enum() {
+    let code = squash(&generated(
+        &channel_path(CHANNEL_MESSAGES, CHANNEL_RESPONSES),
+        MESSAGE_SCHEMAS,
+    ));
+    assert!(code.contains("pub struct ThingEvent {"), "{code}");
+    assert!(
+        code.contains("pub r#type: types::ThingEventType,"),
+        "{code}"
+    );
+    assert!(code.contains("pub enum ThingEventType { #[serde(rename = \"tick\")] Tick, #[serde(rename = \"finished\")] Finished, }"), "{code}");
+    assert!(code.contains("pub struct ThingCommand {"), "{code}");
+}
+
+#[test]
+fn a_channel_without_client_messages_refuses_every_client_message() {
+    let server_only = "      x-snake-arena-messages:
+        server:
+          $ref: '#/components/schemas/ThingEvent'";
+    let code = squash(&generated(
+        &channel_path(server_only, CHANNEL_RESPONSES),
+        MESSAGE_SCHEMAS,
+    ));
+    assert!(
+        code.contains(
+            "pub type ThingWatch = support::Channel<support::NoClientMessages, types::ThingEvent>;"
+        ),
+        "{code}"
+    );
+    assert!(code.contains("client: None,"), "{code}");
+}
+
+#[test]
+fn a_channel_without_a_101_response_is_refused() {
+    let message = refused(
+        &channel_path(
+            CHANNEL_MESSAGES,
+            "        '404':
+          $ref: '#/components/responses/Error'",
+        ),
+        MESSAGE_SCHEMAS,
+    );
+    assert_eq!(
+        message,
+        "#/paths/~1things~1{id}~1watch/get/responses: a channel (`x-dropshot-websocket`) needs an explicit `101` response"
+    );
+}
+
+#[test]
+fn a_channel_with_a_request_body_is_refused() {
+    let with_body = format!(
+        "{CHANNEL_MESSAGES}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/ThingCommand'"
+    );
+    let message = refused(
+        &channel_path(&with_body, CHANNEL_RESPONSES),
+        MESSAGE_SCHEMAS,
+    );
+    assert_eq!(
+        message,
+        "#/paths/~1things~1{id}~1watch/get/requestBody: a channel takes no request body: its messages travel over the WebSocket"
+    );
+}
+
+#[test]
+fn a_channel_without_message_schemas_is_refused() {
+    let message = refused(&channel_path("", CHANNEL_RESPONSES), MESSAGE_SCHEMAS);
+    assert!(
+        message.starts_with(
+            "#/paths/~1things~1{id}~1watch/get: a channel needs `x-snake-arena-messages`"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_inline_message_schema_is_refused_at_its_pointer() {
+    let inline = "      x-snake-arena-messages:
+        server:
+          type: object";
+    let message = refused(&channel_path(inline, CHANNEL_RESPONSES), MESSAGE_SCHEMAS);
+    assert_eq!(
+        message,
+        "#/paths/~1things~1{id}~1watch/get/x-snake-arena-messages/server: must be exactly `{$ref: '#/components/schemas/...'}`"
+    );
+}
+
+#[test]
+fn a_101_response_without_the_websocket_extension_is_refused() {
+    let paths = "  /x:
+    get:
+      operationId: x_view
+      responses:
+        '101':
+          description: upgrade";
+    let message = refused(paths, "");
+    assert!(
+        message.starts_with("#/paths/~1x/get/responses/101: a `101` response is for channels"),
+        "{message}"
+    );
+}

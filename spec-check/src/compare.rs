@@ -157,6 +157,7 @@ fn compare_operation(
         report,
     );
     compare_responses(sides, key, spec.operation, server.operation, report);
+    compare_channels(sides, key, spec.operation, server.operation, report);
 
     let spec_security = security_of(sides.spec, spec.operation);
     let server_security = security_of(sides.server, server.operation);
@@ -168,6 +169,59 @@ fn compare_operation(
                 show_security(&spec_security),
                 show_security(&server_security)
             ),
+        );
+    }
+}
+
+/// Dropshot's mark of a WebSocket operation (a channel).
+const WEBSOCKET_EXTENSION: &str = "x-dropshot-websocket";
+
+/// The contract's extension naming a channel's message schemas: `{client: schema, server: schema}`.
+const MESSAGES_EXTENSION: &str = "x-snake-arena-messages";
+
+/// A channel must be one on both sides, and its messages each way must have the same schemas
+/// (exception 2 in the module docs ignores other `x-` extensions, not these two).
+fn compare_channels(
+    sides: &Sides<'_>,
+    key: &str,
+    spec: &Value,
+    server: &Value,
+    report: &mut Report,
+) {
+    let spec_is_channel = spec.get(WEBSOCKET_EXTENSION).is_some();
+    let server_is_channel = server.get(WEBSOCKET_EXTENSION).is_some();
+    if spec_is_channel != server_is_channel {
+        let side = |is_channel: bool| {
+            if is_channel {
+                "a channel"
+            } else {
+                "not a channel"
+            }
+        };
+        report.add(
+            key,
+            format!(
+                "{WEBSOCKET_EXTENSION}: spec {}, server {}",
+                side(spec_is_channel),
+                side(server_is_channel)
+            ),
+        );
+    }
+    for direction in ["client", "server"] {
+        let spec_schema = spec
+            .get(MESSAGES_EXTENSION)
+            .and_then(|messages| messages.get(direction))
+            .map(|schema| normalize_schema(sides.spec, schema));
+        let server_schema = server
+            .get(MESSAGES_EXTENSION)
+            .and_then(|messages| messages.get(direction))
+            .map(|schema| normalize_schema(sides.server, schema));
+        compare_schema_options(
+            key,
+            &format!("{direction} messages: "),
+            spec_schema.as_ref(),
+            server_schema.as_ref(),
+            report,
         );
     }
 }

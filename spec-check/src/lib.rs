@@ -5,17 +5,19 @@
 //! process. Both documents are parsed, every `$ref` resolved, and compared operation by
 //! operation: the set of operations, operation ids, tags, parameters (location, name, required,
 //! schema), request bodies (presence, required, media types, schema), success statuses and their
-//! schemas, error schemas, security requirements and schemes, `info.version`, and in every
-//! schema its type, format, enum, properties, required set, nullable, additionalProperties,
-//! default and every validation keyword.
+//! schemas, error schemas, security requirements and schemes, `info.version`, whether an
+//! operation is a channel (`x-dropshot-websocket`) and the schemas of its messages each way
+//! (`x-snake-arena-messages`), and in every schema its type, format, enum, properties, required
+//! set, nullable, additionalProperties, default and every validation keyword.
 //!
 //! # What the comparison ignores, and why that is safe
 //!
 //! 1. **Order** of paths, properties, parameters, tags, enum values and required names: none of
 //!    them carries meaning in OpenAPI.
 //! 2. **Prose**: `description`, `summary`, `title`, `example(s)`, `externalDocs`, the document's
-//!    top-level `tags` list and `info` other than `version`, and `x-` extensions. They document
-//!    the contract; no client behaves differently because of them.
+//!    top-level `tags` list and `info` other than `version`, and `x-` extensions other than the
+//!    two that make a channel (compared above). They document the contract; no client behaves
+//!    differently because of them.
 //! 3. **Error status codes.** Dropshot documents the errors of every operation as the ranges
 //!    `4XX` and `5XX`; it cannot list individual codes such as 401 or 409, which the contract
 //!    names to tell readers when each happens. The ranges are accepted in their place when their

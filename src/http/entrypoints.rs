@@ -2,13 +2,14 @@
 //! typed input, call the domain, convert the answer to wire types; errors map in `error.rs`.
 
 use dropshot::{
-    HttpResponseCreated, HttpResponseOk, HttpResponseUpdatedNoContent, Query, RequestContext,
-    TypedBody,
+    HttpResponseCreated, HttpResponseOk, HttpResponseUpdatedNoContent, Path, Query, RequestContext,
+    TypedBody, WebsocketUpgrade,
 };
 
 use crate::api::support::Authenticated;
-use crate::api::{SnakeArenaApi, types};
+use crate::api::{SnakeArenaApi, support, types};
 use crate::http::caller::AuthenticatedPlayer;
+use crate::http::channels;
 use crate::http::context::ServerState;
 use crate::http::error::ApiError;
 use crate::http::wire;
@@ -128,6 +129,14 @@ impl SnakeArenaApi for SnakeArenaServer {
         Ok(HttpResponseOk(types::GamesActiveListResponse::try_from(
             games,
         )?))
+    }
+
+    async fn games_watch(
+        rqctx: RequestContext<ServerState>,
+        path: Path<types::GamesWatchPath>,
+        upgrade: WebsocketUpgrade,
+    ) -> Result<support::SwitchingToWebsocket, ApiError> {
+        channels::games_watch(rqctx, path, upgrade).await
     }
 
     async fn health_check(

@@ -1,12 +1,14 @@
-//! The HTTP edge: the one implementation of the generated trait, the request hook, CORS, body
-//! deadlines, bearer authentication, the encoding of live-game frames, the conversions between domain and wire types, the one map
-//! from domain errors to HTTP, and the docs page.
+//! The HTTP edge: the one implementation of the generated trait, its channels (WebSockets) and
+//! the encoding of live-game frames, the request hook, CORS, body deadlines, bearer
+//! authentication, the conversions between domain and wire types, the one map from domain errors
+//! to HTTP, and the docs page.
 //!
 //! This is the only folder that may use `dropshot`, `http` and the generated wire types
 //! (`crate::api`); it calls into the domain folders and never the other way round.
 
 pub mod body_deadline;
 pub mod caller;
+pub mod channels;
 pub mod context;
 pub mod cors;
 pub mod docs;

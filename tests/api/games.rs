@@ -5,12 +5,17 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use reqwest::StatusCode;
 use snake_arena_server::games::bots::is_bot_name;
 use snake_arena_server::games::frames::Recording;
 use snake_arena_server::model::{GameEndReason, GameMode, PlayerProfile, ScoreFilter};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::common::{TestContext, types};
+use crate::common::{TestContext, expect_error, types};
 
 /// The contract's `Coordinate` bounds.
 const COORDINATES: std::ops::RangeInclusive<i32> = 0..=99;
@@ -193,4 +198,69 @@ async fn shutting_down_the_server_ends_live_games_with_a_final_frame_and_records
             .is_some()
     );
     assert_eq!(live_games.live_game_count(), 0);
+}
+
+#[tokio::test]
+async fn watching_a_seeded_game_through_the_generated_client_receives_its_current_frame_then_a_normal_close()
+ {
+    let context = TestContext::start().await;
+    let client = context.client();
+    let games = client
+        .games_active_list()
+        .await
+        .expect("the active games list")
+        .into_inner();
+    let game = games.first().expect("a seeded game");
+
+    let upgraded = client
+        .games_watch(&game.id)
+        .await
+        .expect("the watch channel opens");
+    assert_eq!(upgraded.status(), StatusCode::SWITCHING_PROTOCOLS);
+    let mut socket =
+        WebSocketStream::from_raw_socket(upgraded.into_inner(), Role::Client, None).await;
+
+    let message = socket
+        .next()
+        .await
+        .expect("a first message")
+        .expect("the first message arrives");
+    let Message::Text(text) = message else {
+        panic!("frames are JSON text, got {message:?}");
+    };
+    let frame: types::GameFrame =
+        serde_json::from_str(text.as_str()).expect("the message is a GameFrame");
+    assert_eq!(frame.type_, types::GameFrameType::Frame);
+    assert_eq!(frame.sequence, 0);
+    assert_eq!(
+        &frame.game, game,
+        "the frame is the game GET /api/games/active lists"
+    );
+
+    let closing = socket
+        .next()
+        .await
+        .expect("a closing message")
+        .expect("the close arrives");
+    let Message::Close(Some(close)) = closing else {
+        panic!("the server closes after the frame, got {closing:?}");
+    };
+    assert_eq!(close.code, CloseCode::Normal, "{close:?}");
+}
+
+#[tokio::test]
+async fn watching_an_unknown_game_is_refused_with_404_and_the_error_body_before_any_upgrade() {
+    let context = TestContext::start().await;
+    let unknown = uuid::Uuid::nil();
+    let result = context.client().games_watch(&unknown).await;
+    if let Err(crate::common::Error::ErrorResponse(response)) = &result {
+        assert!(
+            !response
+                .headers()
+                .contains_key(reqwest::header::SEC_WEBSOCKET_ACCEPT),
+            "{response:?}"
+        );
+    }
+    let error = expect_error(result, StatusCode::NOT_FOUND, "not_found");
+    assert!(error.detail.contains(&unknown.to_string()), "{error:?}");
 }

@@ -113,6 +113,9 @@ fn a_removed_enum_value_is_flagged_in_every_operation_that_uses_it() {
         drift,
         [
             format!(r#"GET /api/games/active: response 200: items: property "mode": {line}"#),
+            format!(
+                r#"GET /api/games/live/{{gameId}}/watch: server messages: property "game": property "mode": {line}"#
+            ),
             format!(r#"GET /api/leaderboard: parameter "mode" (query): {line}"#),
             format!(r#"GET /api/leaderboard: response 200: items: property "mode": {line}"#),
             format!(r#"POST /api/leaderboard: request body: property "mode": {line}"#),
@@ -358,7 +361,7 @@ fn a_changed_error_schema_is_flagged_through_the_generic_error_responses() {
     });
     assert_eq!(
         drift.len(),
-        16,
+        18,
         "one line per operation and range: {drift:#?}"
     );
     assert!(drift.contains(
@@ -470,6 +473,83 @@ fn the_lint_refuses_a_secured_operation_whose_scheme_is_not_declared() {
         problems,
         [
             "#/paths/~1api~1auth~1me/get/security/0: the security scheme `apiKey` is not declared in #/components/securitySchemes"
+        ]
+    );
+}
+
+/// The channel operation every channel test below starts from.
+const WATCH_CHANNEL: &str = "/paths/~1api~1games~1live~1{gameId}~1watch/get";
+
+#[test]
+fn a_channel_the_server_does_not_serve_is_flagged() {
+    let drift = drift_after(|spec| {
+        let watch = at(spec, WATCH_CHANNEL).clone();
+        let mut play = watch;
+        play["operationId"] = "games_play".into();
+        object_at(spec, "/paths").insert(
+            "/api/games/live/{gameId}/play".to_owned(),
+            serde_json::json!({ "get": play }),
+        );
+    });
+    assert_eq!(
+        drift,
+        ["GET /api/games/live/{gameId}/play: operation exists in the spec but not on the server"]
+    );
+}
+
+#[test]
+fn a_channel_the_contract_declares_as_a_plain_operation_is_flagged() {
+    let drift = drift_after(|spec| {
+        object_at(spec, WATCH_CHANNEL).remove("x-dropshot-websocket");
+    });
+    assert_eq!(
+        drift,
+        [
+            "GET /api/games/live/{gameId}/watch: x-dropshot-websocket: spec not a channel, server a channel"
+        ]
+    );
+}
+
+#[test]
+fn a_changed_server_message_schema_is_flagged_at_the_channel() {
+    let drift = drift_after(|spec| {
+        *at(
+            spec,
+            "/components/schemas/GameFrame/properties/sequence/minimum",
+        ) = 1.into();
+    });
+    assert_eq!(
+        drift,
+        [
+            r#"GET /api/games/live/{gameId}/watch: server messages: property "sequence": minimum: spec 1, server 0"#
+        ]
+    );
+}
+
+#[test]
+fn a_server_message_schema_naming_another_component_is_flagged() {
+    let drift = drift_after(|spec| {
+        *at(
+            spec,
+            &format!("{WATCH_CHANNEL}/x-snake-arena-messages/server/$ref"),
+        ) = "#/components/schemas/ActiveGame".into();
+    });
+    let expected = r#"GET /api/games/live/{gameId}/watch: server messages: property "type": on the server but not in the spec"#;
+    assert!(drift.iter().any(|line| line == expected), "{drift:#?}");
+}
+
+#[test]
+fn client_messages_the_server_does_not_take_are_flagged() {
+    let drift = drift_after(|spec| {
+        object_at(spec, &format!("{WATCH_CHANNEL}/x-snake-arena-messages")).insert(
+            "client".to_owned(),
+            serde_json::json!({ "$ref": "#/components/schemas/Cell" }),
+        );
+    });
+    assert_eq!(
+        drift,
+        [
+            "GET /api/games/live/{gameId}/watch: client messages: schema: in the spec but not on the server"
         ]
     );
 }

@@ -19,6 +19,13 @@ import {
     ActiveGameToJSON,
 } from '../models/ActiveGame.js';
 
+export interface GamesWatchRequest {
+    /**
+     * The `id` of a game in `GET /api/games/active`.
+     */
+    gameId: string;
+}
+
 /**
  * 
  */
@@ -59,6 +66,52 @@ export class GamesApi extends runtime.BaseAPI {
     async gamesActiveList(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<Array<ActiveGame>> {
         const response = await this.gamesActiveListRaw(initOverrides);
         return await response.value();
+    }
+
+    /**
+     * Creates request options for gamesWatch without sending the request
+     */
+    async gamesWatchRequestOpts(requestParameters: GamesWatchRequest): Promise<runtime.RequestOpts> {
+        if (requestParameters['gameId'] == null) {
+            throw new runtime.RequiredError(
+                'gameId',
+                'Required parameter "gameId" was null or undefined when calling gamesWatch().'
+            );
+        }
+
+        const queryParameters: any = {};
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+
+        let urlPath = `/api/games/live/{gameId}/watch`;
+        urlPath = urlPath.replace('{gameId}', encodeURIComponent(String(requestParameters['gameId'])));
+
+        return {
+            path: urlPath,
+            method: 'GET',
+            headers: headerParameters,
+            query: queryParameters,
+        };
+    }
+
+    /**
+     * A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. An unknown game is refused with 404 before the upgrade. After the `101` the server sends `GameFrame` messages as JSON text; the client sends nothing. For now the server sends the game\'s current frame once and then closes normally (code 1000); a frame on every tick arrives with live games.
+     * Watch a game being played, over a WebSocket.
+     */
+    async gamesWatchRaw(requestParameters: GamesWatchRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<void>> {
+        const requestOptions = await this.gamesWatchRequestOpts(requestParameters);
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.VoidApiResponse(response);
+    }
+
+    /**
+     * A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. An unknown game is refused with 404 before the upgrade. After the `101` the server sends `GameFrame` messages as JSON text; the client sends nothing. For now the server sends the game\'s current frame once and then closes normally (code 1000); a frame on every tick arrives with live games.
+     * Watch a game being played, over a WebSocket.
+     */
+    async gamesWatch(requestParameters: GamesWatchRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<void> {
+        await this.gamesWatchRaw(requestParameters, initOverrides);
     }
 
 }

@@ -3,6 +3,7 @@
 export * from './ActiveGame.js';
 export * from './AuthResponse.js';
 export * from './Cell.js';
+export * from './GameFrame.js';
 export * from './GameMode.js';
 export * from './Health.js';
 export * from './LeaderboardEntry.js';
