@@ -223,6 +223,87 @@ pub mod types {
                 .build()
         }
     }
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::serde::Serialize,
+        ::serde::Deserialize
+    )]
+    pub enum ClientMessageType {
+        #[serde(rename = "turn")]
+        Turn,
+    }
+    impl ClientMessageType {
+        /// Every value, in the contract's order.
+        pub const ALL: &'static [Self] = &[Self::Turn];
+        /// The value as it is written on the wire.
+        pub fn as_str(&self) -> &'static str {
+            match self {
+                Self::Turn => "turn",
+            }
+        }
+    }
+    impl ::std::fmt::Display for ClientMessageType {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            formatter.write_str(self.as_str())
+        }
+    }
+    impl ::schemars::JsonSchema for ClientMessageType {
+        fn schema_name() -> ::std::string::String {
+            "ClientMessageType".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::string().enum_values(&["turn"]).build()
+        }
+    }
+    /// A message from the player on the play channel, as JSON text, at most 1 KiB: `{"type": "turn", "direction": "left"}` turns the snake at a later tick.
+    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ClientMessage {
+        pub direction: types::Direction,
+        pub r#type: types::ClientMessageType,
+    }
+    impl ::schemars::JsonSchema for ClientMessage {
+        fn schema_name() -> ::std::string::String {
+            "ClientMessage".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            true
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "direction",
+                    generator.subschema_for::<types::Direction>(),
+                    true,
+                )
+                .property(
+                    "type",
+                    generator.subschema_for::<types::ClientMessageType>(),
+                    true,
+                )
+                .additional_properties(false)
+                .description(
+                    "A message from the player on the play channel, as JSON text, at most 1 KiB: `{\"type\": \"turn\", \"direction\": \"left\"}` turns the snake at a later tick.",
+                )
+                .build()
+        }
+    }
     /// A cell index on the board, counted from the top-left corner.
     #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub struct Coordinate(i32);
@@ -277,6 +358,69 @@ pub mod types {
                 .description(
                     "A cell index on the board, counted from the top-left corner.",
                 )
+                .build()
+        }
+    }
+    /// Where the snake heads; `up` is towards row 0.
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::serde::Serialize,
+        ::serde::Deserialize
+    )]
+    pub enum Direction {
+        #[serde(rename = "up")]
+        Up,
+        #[serde(rename = "down")]
+        Down,
+        #[serde(rename = "left")]
+        Left,
+        #[serde(rename = "right")]
+        Right,
+    }
+    impl Direction {
+        /// Every value, in the contract's order.
+        pub const ALL: &'static [Self] = &[
+            Self::Up,
+            Self::Down,
+            Self::Left,
+            Self::Right,
+        ];
+        /// The value as it is written on the wire.
+        pub fn as_str(&self) -> &'static str {
+            match self {
+                Self::Up => "up",
+                Self::Down => "down",
+                Self::Left => "left",
+                Self::Right => "right",
+            }
+        }
+    }
+    impl ::std::fmt::Display for Direction {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            formatter.write_str(self.as_str())
+        }
+    }
+    impl ::schemars::JsonSchema for Direction {
+        fn schema_name() -> ::std::string::String {
+            "Direction".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            true
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::string()
+                .enum_values(&["up", "down", "left", "right"])
+                .description("Where the snake heads; `up` is towards row 0.")
                 .build()
         }
     }
@@ -500,7 +644,84 @@ pub mod types {
                 .build()
         }
     }
-    /// The frame's number in this connection, from 0, one more for each frame sent.
+    /// On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping.
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::serde::Serialize,
+        ::serde::Deserialize
+    )]
+    pub enum GameFrameEndReason {
+        #[serde(rename = "hit_wall")]
+        HitWall,
+        #[serde(rename = "hit_self")]
+        HitSelf,
+        #[serde(rename = "board_full")]
+        BoardFull,
+        #[serde(rename = "replaced_by_new_game")]
+        ReplacedByNewGame,
+        #[serde(rename = "server_shutting_down")]
+        ServerShuttingDown,
+    }
+    impl GameFrameEndReason {
+        /// Every value, in the contract's order.
+        pub const ALL: &'static [Self] = &[
+            Self::HitWall,
+            Self::HitSelf,
+            Self::BoardFull,
+            Self::ReplacedByNewGame,
+            Self::ServerShuttingDown,
+        ];
+        /// The value as it is written on the wire.
+        pub fn as_str(&self) -> &'static str {
+            match self {
+                Self::HitWall => "hit_wall",
+                Self::HitSelf => "hit_self",
+                Self::BoardFull => "board_full",
+                Self::ReplacedByNewGame => "replaced_by_new_game",
+                Self::ServerShuttingDown => "server_shutting_down",
+            }
+        }
+    }
+    impl ::std::fmt::Display for GameFrameEndReason {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            formatter.write_str(self.as_str())
+        }
+    }
+    impl ::schemars::JsonSchema for GameFrameEndReason {
+        fn schema_name() -> ::std::string::String {
+            "GameFrameEndReason".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::string()
+                .enum_values(
+                    &[
+                        "hit_wall",
+                        "hit_self",
+                        "board_full",
+                        "replaced_by_new_game",
+                        "server_shutting_down",
+                    ],
+                )
+                .description(
+                    "On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping.",
+                )
+                .build()
+        }
+    }
+    /// The game's frame number: 0 is the starting position and each tick adds one; the final frame is one more than the last tick's.
     #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub struct GameFrameSequence(i64);
     impl ::std::fmt::Debug for GameFrameSequence {
@@ -551,46 +772,57 @@ pub mod types {
                 .format("int64")
                 .minimum(0f64)
                 .description(
-                    "The frame's number in this connection, from 0, one more for each frame sent.",
+                    "The game's frame number: 0 is the starting position and each tick adds one; the final frame is one more than the last tick's.",
                 )
                 .build()
         }
     }
-    /// The kind of server message; `frame` is the only one so far.
-    #[derive(
-        Clone,
-        Copy,
-        Debug,
-        PartialEq,
-        Eq,
-        Hash,
-        PartialOrd,
-        Ord,
-        ::serde::Serialize,
-        ::serde::Deserialize
-    )]
-    pub enum GameFrameType {
-        #[serde(rename = "frame")]
-        Frame,
-    }
-    impl GameFrameType {
-        /// Every value, in the contract's order.
-        pub const ALL: &'static [Self] = &[Self::Frame];
-        /// The value as it is written on the wire.
-        pub fn as_str(&self) -> &'static str {
-            match self {
-                Self::Frame => "frame",
-            }
-        }
-    }
-    impl ::std::fmt::Display for GameFrameType {
+    /// The snake's cells, head first.
+    #[derive(Clone, PartialEq)]
+    pub struct GameFrameSnake(::std::vec::Vec<types::Cell>);
+    impl ::std::fmt::Debug for GameFrameSnake {
         fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            formatter.write_str(self.as_str())
+            ::std::fmt::Debug::fmt(&self.0, formatter)
         }
     }
-    impl ::schemars::JsonSchema for GameFrameType {
+    impl GameFrameSnake {
+        pub fn as_slice(&self) -> &[types::Cell] {
+            &self.0
+        }
+        pub fn into_inner(self) -> ::std::vec::Vec<types::Cell> {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<::std::vec::Vec<types::Cell>> for GameFrameSnake {
+        type Error = support::ConstraintViolation;
+        fn try_from(
+            value: ::std::vec::Vec<types::Cell>,
+        ) -> ::std::result::Result<Self, Self::Error> {
+            support::check_item_count(value.len(), Some(1usize), Some(10000usize))?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GameFrameSnake {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::vec::Vec<
+                types::Cell,
+            > as ::serde::Deserialize>::deserialize(deserializer)?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for GameFrameSnake {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for GameFrameSnake {
         fn schema_name() -> ::std::string::String {
-            "GameFrameType".to_owned()
+            "GameFrameSnake".to_owned()
         }
         fn is_referenceable() -> bool {
             false
@@ -599,23 +831,105 @@ pub mod types {
             #[allow(unused_variables)]
             generator: &mut ::schemars::r#gen::SchemaGenerator,
         ) -> ::schemars::schema::Schema {
-            support::SchemaBuilder::string()
-                .enum_values(&["frame"])
-                .description(
-                    "The kind of server message; `frame` is the only one so far.",
-                )
+            support::SchemaBuilder::array(generator.subschema_for::<types::Cell>())
+                .min_items(1u32)
+                .max_items(10000u32)
+                .description("The snake's cells, head first.")
                 .build()
         }
     }
-    /// What a channel's watcher sees of a game at one moment: a server message of `GET /api/games/live/{gameId}/watch`.
+    /// Ticks played so far.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct GameFrameTicks(i64);
+    impl ::std::fmt::Debug for GameFrameTicks {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Debug::fmt(&self.0, formatter)
+        }
+    }
+    impl GameFrameTicks {
+        pub fn into_inner(self) -> i64 {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<i64> for GameFrameTicks {
+        type Error = support::ConstraintViolation;
+        fn try_from(value: i64) -> ::std::result::Result<Self, Self::Error> {
+            support::check_integer_range(i64::from(value), Some(0i64), None)?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GameFrameTicks {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <i64 as ::serde::Deserialize>::deserialize(deserializer)?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for GameFrameTicks {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for GameFrameTicks {
+        fn schema_name() -> ::std::string::String {
+            "GameFrameTicks".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::integer()
+                .format("int64")
+                .minimum(0f64)
+                .description("Ticks played so far.")
+                .build()
+        }
+    }
+    /// A live game at one tick, as the play and watch channels and `GET /api/games/live/{gameId}` show it.
     #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct GameFrame {
-        pub game: types::ActiveGame,
-        /// The frame's number in this connection, from 0, one more for each frame sent.
+        pub direction: types::Direction,
+        /// On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping.
+        #[serde(rename = "endReason")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "support::deserialize_present"
+        )]
+        pub end_reason: ::std::option::Option<types::GameFrameEndReason>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "support::deserialize_present"
+        )]
+        pub entry: ::std::option::Option<types::LeaderboardEntry>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "support::deserialize_present"
+        )]
+        pub food: ::std::option::Option<types::Cell>,
+        #[serde(rename = "gameId")]
+        pub game_id: ::uuid::Uuid,
+        pub mode: types::GameMode,
+        /// True on the final frame.
+        pub over: bool,
+        pub score: types::Score,
+        /// The game's frame number: 0 is the starting position and each tick adds one; the final frame is one more than the last tick's.
         pub sequence: types::GameFrameSequence,
-        /// The kind of server message; `frame` is the only one so far.
-        pub r#type: types::GameFrameType,
+        /// The snake's cells, head first.
+        pub snake: types::GameFrameSnake,
+        /// Ticks played so far.
+        pub ticks: types::GameFrameTicks,
+        pub username: types::Username,
     }
     impl ::schemars::JsonSchema for GameFrame {
         fn schema_name() -> ::std::string::String {
@@ -629,20 +943,55 @@ pub mod types {
             generator: &mut ::schemars::r#gen::SchemaGenerator,
         ) -> ::schemars::schema::Schema {
             support::SchemaBuilder::object()
-                .property("game", generator.subschema_for::<types::ActiveGame>(), true)
+                .property(
+                    "direction",
+                    generator.subschema_for::<types::Direction>(),
+                    true,
+                )
+                .property(
+                    "endReason",
+                    generator.subschema_for::<types::GameFrameEndReason>(),
+                    false,
+                )
+                .property(
+                    "entry",
+                    generator.subschema_for::<types::LeaderboardEntry>(),
+                    false,
+                )
+                .property("food", generator.subschema_for::<types::Cell>(), false)
+                .property(
+                    "gameId",
+                    support::SchemaBuilder::string().format("uuid").build(),
+                    true,
+                )
+                .property("mode", generator.subschema_for::<types::GameMode>(), true)
+                .property(
+                    "over",
+                    support::SchemaBuilder::boolean()
+                        .description("True on the final frame.")
+                        .build(),
+                    true,
+                )
+                .property("score", generator.subschema_for::<types::Score>(), true)
                 .property(
                     "sequence",
                     generator.subschema_for::<types::GameFrameSequence>(),
                     true,
                 )
                 .property(
-                    "type",
-                    generator.subschema_for::<types::GameFrameType>(),
+                    "snake",
+                    generator.subschema_for::<types::GameFrameSnake>(),
                     true,
                 )
+                .property(
+                    "ticks",
+                    generator.subschema_for::<types::GameFrameTicks>(),
+                    true,
+                )
+                .property("username", generator.subschema_for::<types::Username>(), true)
                 .additional_properties(false)
                 .description(
-                    "What a channel's watcher sees of a game at one moment: a server message of `GET /api/games/live/{gameId}/watch`.",
+                    "A live game at one tick, as the play and watch channels and `GET /api/games/live/{gameId}` show it.",
                 )
                 .build()
         }
@@ -698,6 +1047,309 @@ pub mod types {
                 .description(
                     "`walls` ends the game at the board edge; `pass-through` wraps around.",
                 )
+                .build()
+        }
+    }
+    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct GameStartRequest {
+        pub mode: types::GameMode,
+    }
+    impl ::schemars::JsonSchema for GameStartRequest {
+        fn schema_name() -> ::std::string::String {
+            "GameStartRequest".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            true
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property("mode", generator.subschema_for::<types::GameMode>(), true)
+                .additional_properties(false)
+                .build()
+        }
+    }
+    /// Rows of the board (y from 0).
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct GameStartedHeight(i32);
+    impl ::std::fmt::Debug for GameStartedHeight {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Debug::fmt(&self.0, formatter)
+        }
+    }
+    impl GameStartedHeight {
+        pub fn into_inner(self) -> i32 {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<i32> for GameStartedHeight {
+        type Error = support::ConstraintViolation;
+        fn try_from(value: i32) -> ::std::result::Result<Self, Self::Error> {
+            support::check_integer_range(i64::from(value), Some(1i64), Some(100i64))?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GameStartedHeight {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <i32 as ::serde::Deserialize>::deserialize(deserializer)?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for GameStartedHeight {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for GameStartedHeight {
+        fn schema_name() -> ::std::string::String {
+            "GameStartedHeight".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::integer()
+                .format("int32")
+                .minimum(1f64)
+                .maximum(100f64)
+                .description("Rows of the board (y from 0).")
+                .build()
+        }
+    }
+    /// Milliseconds between two ticks; each tick moves the snake one cell.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct GameStartedTickMs(i32);
+    impl ::std::fmt::Debug for GameStartedTickMs {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Debug::fmt(&self.0, formatter)
+        }
+    }
+    impl GameStartedTickMs {
+        pub fn into_inner(self) -> i32 {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<i32> for GameStartedTickMs {
+        type Error = support::ConstraintViolation;
+        fn try_from(value: i32) -> ::std::result::Result<Self, Self::Error> {
+            support::check_integer_range(i64::from(value), Some(1i64), Some(60000i64))?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GameStartedTickMs {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <i32 as ::serde::Deserialize>::deserialize(deserializer)?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for GameStartedTickMs {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for GameStartedTickMs {
+        fn schema_name() -> ::std::string::String {
+            "GameStartedTickMs".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::integer()
+                .format("int32")
+                .minimum(1f64)
+                .maximum(60000f64)
+                .description(
+                    "Milliseconds between two ticks; each tick moves the snake one cell.",
+                )
+                .build()
+        }
+    }
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct GameStartedTicketExpiresInSeconds(i32);
+    impl ::std::fmt::Debug for GameStartedTicketExpiresInSeconds {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Debug::fmt(&self.0, formatter)
+        }
+    }
+    impl GameStartedTicketExpiresInSeconds {
+        pub fn into_inner(self) -> i32 {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<i32> for GameStartedTicketExpiresInSeconds {
+        type Error = support::ConstraintViolation;
+        fn try_from(value: i32) -> ::std::result::Result<Self, Self::Error> {
+            support::check_integer_range(i64::from(value), Some(1i64), Some(3600i64))?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GameStartedTicketExpiresInSeconds {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <i32 as ::serde::Deserialize>::deserialize(deserializer)?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for GameStartedTicketExpiresInSeconds {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for GameStartedTicketExpiresInSeconds {
+        fn schema_name() -> ::std::string::String {
+            "GameStartedTicketExpiresInSeconds".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::integer()
+                .format("int32")
+                .minimum(1f64)
+                .maximum(3600f64)
+                .build()
+        }
+    }
+    /// Columns of the board (x from 0).
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct GameStartedWidth(i32);
+    impl ::std::fmt::Debug for GameStartedWidth {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Debug::fmt(&self.0, formatter)
+        }
+    }
+    impl GameStartedWidth {
+        pub fn into_inner(self) -> i32 {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<i32> for GameStartedWidth {
+        type Error = support::ConstraintViolation;
+        fn try_from(value: i32) -> ::std::result::Result<Self, Self::Error> {
+            support::check_integer_range(i64::from(value), Some(1i64), Some(100i64))?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GameStartedWidth {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <i32 as ::serde::Deserialize>::deserialize(deserializer)?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for GameStartedWidth {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for GameStartedWidth {
+        fn schema_name() -> ::std::string::String {
+            "GameStartedWidth".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::integer()
+                .format("int32")
+                .minimum(1f64)
+                .maximum(100f64)
+                .description("Columns of the board (x from 0).")
+                .build()
+        }
+    }
+    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct GameStarted {
+        #[serde(rename = "gameId")]
+        pub game_id: ::uuid::Uuid,
+        /// Rows of the board (y from 0).
+        pub height: types::GameStartedHeight,
+        pub mode: types::GameMode,
+        /// Milliseconds between two ticks; each tick moves the snake one cell.
+        #[serde(rename = "tickMs")]
+        pub tick_ms: types::GameStartedTickMs,
+        pub ticket: types::Ticket,
+        #[serde(rename = "ticketExpiresInSeconds")]
+        pub ticket_expires_in_seconds: types::GameStartedTicketExpiresInSeconds,
+        /// Columns of the board (x from 0).
+        pub width: types::GameStartedWidth,
+    }
+    impl ::schemars::JsonSchema for GameStarted {
+        fn schema_name() -> ::std::string::String {
+            "GameStarted".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            true
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "gameId",
+                    support::SchemaBuilder::string().format("uuid").build(),
+                    true,
+                )
+                .property(
+                    "height",
+                    generator.subschema_for::<types::GameStartedHeight>(),
+                    true,
+                )
+                .property("mode", generator.subschema_for::<types::GameMode>(), true)
+                .property(
+                    "tickMs",
+                    generator.subschema_for::<types::GameStartedTickMs>(),
+                    true,
+                )
+                .property("ticket", generator.subschema_for::<types::Ticket>(), true)
+                .property(
+                    "ticketExpiresInSeconds",
+                    generator
+                        .subschema_for::<types::GameStartedTicketExpiresInSeconds>(),
+                    true,
+                )
+                .property(
+                    "width",
+                    generator.subschema_for::<types::GameStartedWidth>(),
+                    true,
+                )
+                .additional_properties(false)
                 .build()
         }
     }
@@ -838,12 +1490,22 @@ pub mod types {
     #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct LeaderboardEntry {
+        /// The game a verified score was recorded from; absent for self-reported ones.
+        #[serde(rename = "gameId")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "support::deserialize_present"
+        )]
+        pub game_id: ::std::option::Option<::uuid::Uuid>,
         pub id: ::uuid::Uuid,
         pub mode: types::GameMode,
         pub score: types::Score,
         /// When the score was recorded (RFC 3339).
         pub timestamp: support::DateTime,
         pub username: types::Username,
+        /// True when the server recorded the score from a game it ran (`POST /api/games`); false for a self-reported score (`POST /api/leaderboard`).
+        pub verified: bool,
     }
     impl ::schemars::JsonSchema for LeaderboardEntry {
         fn schema_name() -> ::std::string::String {
@@ -857,6 +1519,16 @@ pub mod types {
             generator: &mut ::schemars::r#gen::SchemaGenerator,
         ) -> ::schemars::schema::Schema {
             support::SchemaBuilder::object()
+                .property(
+                    "gameId",
+                    support::SchemaBuilder::string()
+                        .format("uuid")
+                        .description(
+                            "The game a verified score was recorded from; absent for self-reported ones.",
+                        )
+                        .build(),
+                    false,
+                )
                 .property(
                     "id",
                     support::SchemaBuilder::string().format("uuid").build(),
@@ -873,6 +1545,15 @@ pub mod types {
                     true,
                 )
                 .property("username", generator.subschema_for::<types::Username>(), true)
+                .property(
+                    "verified",
+                    support::SchemaBuilder::boolean()
+                        .description(
+                            "True when the server recorded the score from a game it ran (`POST /api/games`); false for a self-reported score (`POST /api/leaderboard`).",
+                        )
+                        .build(),
+                    true,
+                )
                 .additional_properties(false)
                 .build()
         }
@@ -965,6 +1646,88 @@ pub mod types {
                 .build()
         }
     }
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct PlayTicketExpiresInSeconds(i32);
+    impl ::std::fmt::Debug for PlayTicketExpiresInSeconds {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Debug::fmt(&self.0, formatter)
+        }
+    }
+    impl PlayTicketExpiresInSeconds {
+        pub fn into_inner(self) -> i32 {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<i32> for PlayTicketExpiresInSeconds {
+        type Error = support::ConstraintViolation;
+        fn try_from(value: i32) -> ::std::result::Result<Self, Self::Error> {
+            support::check_integer_range(i64::from(value), Some(1i64), Some(3600i64))?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PlayTicketExpiresInSeconds {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <i32 as ::serde::Deserialize>::deserialize(deserializer)?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for PlayTicketExpiresInSeconds {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for PlayTicketExpiresInSeconds {
+        fn schema_name() -> ::std::string::String {
+            "PlayTicketExpiresInSeconds".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::integer()
+                .format("int32")
+                .minimum(1f64)
+                .maximum(3600f64)
+                .build()
+        }
+    }
+    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PlayTicket {
+        #[serde(rename = "expiresInSeconds")]
+        pub expires_in_seconds: types::PlayTicketExpiresInSeconds,
+        pub ticket: types::Ticket,
+    }
+    impl ::schemars::JsonSchema for PlayTicket {
+        fn schema_name() -> ::std::string::String {
+            "PlayTicket".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            true
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "expiresInSeconds",
+                    generator.subschema_for::<types::PlayTicketExpiresInSeconds>(),
+                    true,
+                )
+                .property("ticket", generator.subschema_for::<types::Ticket>(), true)
+                .additional_properties(false)
+                .build()
+        }
+    }
     /// Points scored in one game.
     #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub struct Score(i32);
@@ -1048,6 +1811,98 @@ pub mod types {
                 .build()
         }
     }
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::serde::Serialize,
+        ::serde::Deserialize
+    )]
+    pub enum ServerMessageType {
+        #[serde(rename = "frame")]
+        Frame,
+        #[serde(rename = "error")]
+        Error,
+    }
+    impl ServerMessageType {
+        /// Every value, in the contract's order.
+        pub const ALL: &'static [Self] = &[Self::Frame, Self::Error];
+        /// The value as it is written on the wire.
+        pub fn as_str(&self) -> &'static str {
+            match self {
+                Self::Frame => "frame",
+                Self::Error => "error",
+            }
+        }
+    }
+    impl ::std::fmt::Display for ServerMessageType {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            formatter.write_str(self.as_str())
+        }
+    }
+    impl ::schemars::JsonSchema for ServerMessageType {
+        fn schema_name() -> ::std::string::String {
+            "ServerMessageType".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::string().enum_values(&["frame", "error"]).build()
+        }
+    }
+    /// A message from the server on the play and watch channels, as JSON text. `type` says what it carries: `frame` a `frame`, `error` an `error` (the server then closes the connection).
+    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ServerMessage {
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "support::deserialize_present"
+        )]
+        pub error: ::std::option::Option<types::Error>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "support::deserialize_present"
+        )]
+        pub frame: ::std::option::Option<types::GameFrame>,
+        pub r#type: types::ServerMessageType,
+    }
+    impl ::schemars::JsonSchema for ServerMessage {
+        fn schema_name() -> ::std::string::String {
+            "ServerMessage".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            true
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property("error", generator.subschema_for::<types::Error>(), false)
+                .property("frame", generator.subschema_for::<types::GameFrame>(), false)
+                .property(
+                    "type",
+                    generator.subschema_for::<types::ServerMessageType>(),
+                    true,
+                )
+                .additional_properties(false)
+                .description(
+                    "A message from the server on the play and watch channels, as JSON text. `type` says what it carries: `frame` a `frame`, `error` an `error` (the server then closes the connection).",
+                )
+                .build()
+        }
+    }
     #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct SignupRequest {
@@ -1071,6 +1926,69 @@ pub mod types {
                 .property("password", generator.subschema_for::<types::Password>(), true)
                 .property("username", generator.subschema_for::<types::Username>(), true)
                 .additional_properties(false)
+                .build()
+        }
+    }
+    /// A single-use credential for `GET /api/games/live/{gameId}/play`, valid for a short time; the request log redacts it.
+    #[derive(Clone, PartialEq, Eq, Hash)]
+    pub struct Ticket(::std::string::String);
+    impl ::std::fmt::Debug for Ticket {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Debug::fmt(&self.0, formatter)
+        }
+    }
+    impl Ticket {
+        pub fn as_str(&self) -> &str {
+            &self.0
+        }
+        pub fn into_inner(self) -> ::std::string::String {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Ticket {
+        type Error = support::ConstraintViolation;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, Self::Error> {
+            support::check_length(&value, Some(32usize), Some(128usize))?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Ticket {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for Ticket {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for Ticket {
+        fn schema_name() -> ::std::string::String {
+            "Ticket".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            true
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::string()
+                .min_length(32u32)
+                .max_length(128u32)
+                .description(
+                    "A single-use credential for `GET /api/games/live/{gameId}/play`, valid for a short time; the request log redacts it.",
+                )
                 .build()
         }
     }
@@ -1235,6 +2153,62 @@ pub mod types {
                 .build()
         }
     }
+    #[derive(Clone, PartialEq, Eq, Hash)]
+    pub struct GamesPlayQueryTicket(::std::string::String);
+    impl ::std::fmt::Debug for GamesPlayQueryTicket {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Debug::fmt(&self.0, formatter)
+        }
+    }
+    impl GamesPlayQueryTicket {
+        pub fn as_str(&self) -> &str {
+            &self.0
+        }
+        pub fn into_inner(self) -> ::std::string::String {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GamesPlayQueryTicket {
+        type Error = support::ConstraintViolation;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, Self::Error> {
+            support::check_length(&value, Some(1usize), Some(128usize))?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GamesPlayQueryTicket {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for GamesPlayQueryTicket {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for GamesPlayQueryTicket {
+        fn schema_name() -> ::std::string::String {
+            "GamesPlayQueryTicket".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::string().min_length(1u32).max_length(128u32).build()
+        }
+    }
     #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub struct LeaderboardListQueryLimit(i32);
     impl ::std::fmt::Debug for LeaderboardListQueryLimit {
@@ -1351,6 +2325,190 @@ pub mod types {
         }
     }
     #[derive(Clone, Debug, PartialEq)]
+    pub struct GamesLiveViewPath {
+        pub game_id: ::uuid::Uuid,
+    }
+    impl<'de> ::serde::Deserialize<'de> for GamesLiveViewPath {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            #[derive(::serde::Deserialize)]
+            struct Fields {
+                #[serde(rename = "gameId")]
+                pub game_id: ::uuid::Uuid,
+            }
+            let fields: Fields = ::serde_path_to_error::deserialize(deserializer)
+                .map_err(|error| {
+                    <D::Error as ::serde::de::Error>::custom(
+                        support::describe_at_path(
+                            &error.path().to_string(),
+                            error.inner(),
+                        ),
+                    )
+                })?;
+            Ok(Self { game_id: fields.game_id })
+        }
+    }
+    impl ::schemars::JsonSchema for GamesLiveViewPath {
+        fn schema_name() -> ::std::string::String {
+            "GamesLiveViewPath".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "gameId",
+                    support::SchemaBuilder::string().format("uuid").build(),
+                    true,
+                )
+                .build()
+        }
+    }
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct GamesPlayPath {
+        pub game_id: ::uuid::Uuid,
+    }
+    impl<'de> ::serde::Deserialize<'de> for GamesPlayPath {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            #[derive(::serde::Deserialize)]
+            struct Fields {
+                #[serde(rename = "gameId")]
+                pub game_id: ::uuid::Uuid,
+            }
+            let fields: Fields = ::serde_path_to_error::deserialize(deserializer)
+                .map_err(|error| {
+                    <D::Error as ::serde::de::Error>::custom(
+                        support::describe_at_path(
+                            &error.path().to_string(),
+                            error.inner(),
+                        ),
+                    )
+                })?;
+            Ok(Self { game_id: fields.game_id })
+        }
+    }
+    impl ::schemars::JsonSchema for GamesPlayPath {
+        fn schema_name() -> ::std::string::String {
+            "GamesPlayPath".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "gameId",
+                    support::SchemaBuilder::string().format("uuid").build(),
+                    true,
+                )
+                .build()
+        }
+    }
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct GamesPlayQuery {
+        pub ticket: ::std::option::Option<types::GamesPlayQueryTicket>,
+    }
+    impl<'de> ::serde::Deserialize<'de> for GamesPlayQuery {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            #[derive(::serde::Deserialize)]
+            struct Fields {
+                #[serde(
+                    default,
+                    skip_serializing_if = "Option::is_none",
+                    deserialize_with = "support::deserialize_present"
+                )]
+                pub ticket: ::std::option::Option<types::GamesPlayQueryTicket>,
+            }
+            let fields: Fields = ::serde_path_to_error::deserialize(deserializer)
+                .map_err(|error| {
+                    <D::Error as ::serde::de::Error>::custom(
+                        support::describe_at_path(
+                            &error.path().to_string(),
+                            error.inner(),
+                        ),
+                    )
+                })?;
+            Ok(Self { ticket: fields.ticket })
+        }
+    }
+    impl ::schemars::JsonSchema for GamesPlayQuery {
+        fn schema_name() -> ::std::string::String {
+            "GamesPlayQuery".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "ticket",
+                    generator.subschema_for::<types::GamesPlayQueryTicket>(),
+                    false,
+                )
+                .build()
+        }
+    }
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct GamesTicketIssuePath {
+        pub game_id: ::uuid::Uuid,
+    }
+    impl<'de> ::serde::Deserialize<'de> for GamesTicketIssuePath {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            #[derive(::serde::Deserialize)]
+            struct Fields {
+                #[serde(rename = "gameId")]
+                pub game_id: ::uuid::Uuid,
+            }
+            let fields: Fields = ::serde_path_to_error::deserialize(deserializer)
+                .map_err(|error| {
+                    <D::Error as ::serde::de::Error>::custom(
+                        support::describe_at_path(
+                            &error.path().to_string(),
+                            error.inner(),
+                        ),
+                    )
+                })?;
+            Ok(Self { game_id: fields.game_id })
+        }
+    }
+    impl ::schemars::JsonSchema for GamesTicketIssuePath {
+        fn schema_name() -> ::std::string::String {
+            "GamesTicketIssuePath".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "gameId",
+                    support::SchemaBuilder::string().format("uuid").build(),
+                    true,
+                )
+                .build()
+        }
+    }
+    #[derive(Clone, Debug, PartialEq)]
     pub struct GamesWatchPath {
         pub game_id: ::uuid::Uuid,
     }
@@ -1399,6 +2557,7 @@ pub mod types {
     pub struct LeaderboardListQuery {
         pub mode: ::std::option::Option<types::GameMode>,
         pub limit: types::LeaderboardListQueryLimit,
+        pub verified: bool,
     }
     impl<'de> ::serde::Deserialize<'de> for LeaderboardListQuery {
         fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -1414,6 +2573,8 @@ pub mod types {
                 pub mode: ::std::option::Option<types::GameMode>,
                 #[serde(default = "defaults::leaderboard_list_query_limit_default")]
                 pub limit: types::LeaderboardListQueryLimit,
+                #[serde(default = "defaults::leaderboard_list_query_verified_default")]
+                pub verified: bool,
             }
             let fields: Fields = ::serde_path_to_error::deserialize(deserializer)
                 .map_err(|error| {
@@ -1427,6 +2588,7 @@ pub mod types {
             Ok(Self {
                 mode: fields.mode,
                 limit: fields.limit,
+                verified: fields.verified,
             })
         }
     }
@@ -1448,6 +2610,13 @@ pub mod types {
                     generator.subschema_for::<types::LeaderboardListQueryLimit>(),
                     false,
                 )
+                .property(
+                    "verified",
+                    support::SchemaBuilder::boolean()
+                        .default_value(::serde_json::json!(false))
+                        .build(),
+                    false,
+                )
                 .build()
         }
     }
@@ -1461,6 +2630,10 @@ pub mod defaults {
         ::serde_json::from_value(::serde_json::json!(10i64))
             .expect("the generator checked this default against its schema")
     }
+    pub fn leaderboard_list_query_verified_default() -> bool {
+        ::serde_json::from_value(::serde_json::json!(false))
+            .expect("the generator checked this default against its schema")
+    }
 }
 /// Runtime support for the generated code; see the generator's `runtime_support.rs`.
 pub mod support {
@@ -1471,7 +2644,7 @@ pub mod support {
     //!
     //! The generator copies this file verbatim into its output as `mod support`, so the generated
     //! code depends on nothing but dropshot, schemars, serde, serde_json, regex-lite, uuid, chrono,
-    //! async-trait, futures and tokio-tungstenite. It is not compiled as part of the generator crate
+    //! async-trait, futures, bytes, tokio (its clock) and tokio-tungstenite. It is not compiled as part of the generator crate
     //! itself.
     use std::fmt;
     /// A value that breaks a constraint of the contract, described for the person who sent it.
@@ -2052,7 +3225,23 @@ pub mod support {
     /// messages as `Client`, `send` writes `Server` messages, both as JSON text frames.
     pub struct Channel<Client, Server> {
         stream: tokio_tungstenite::WebSocketStream<dropshot::WebsocketConnectionRaw>,
+        /// When the client was last heard from (any frame, pongs included), so a conversation can
+        /// close a peer that has gone silent.
+        last_heard: tokio::time::Instant,
         messages: std::marker::PhantomData<fn(Server) -> Client>,
+    }
+    /// The largest client message a channel reads: a client message is a small JSON object, and the
+    /// read buffer of every connection is sized by it, so a spectator costs little memory.
+    pub const MAX_CLIENT_MESSAGE_BYTES: usize = 1024;
+    /// The WebSocket settings of every channel: messages and frames of at most
+    /// [`MAX_CLIENT_MESSAGE_BYTES`] (a larger one fails the connection with "message too big"), a
+    /// small read buffer, and every server message written at once rather than batched.
+    fn channel_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(MAX_CLIENT_MESSAGE_BYTES))
+            .max_frame_size(Some(MAX_CLIENT_MESSAGE_BYTES))
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(0)
     }
     impl<Client, Server> Channel<Client, Server>
     where
@@ -2076,11 +3265,12 @@ pub mod support {
                     let stream = tokio_tungstenite::WebSocketStream::from_raw_socket(
                             connection.into_inner(),
                             tokio_tungstenite::tungstenite::protocol::Role::Server,
-                            None,
+                            Some(channel_config()),
                         )
                         .await;
                     conversation(Self {
                             stream,
+                            last_heard: tokio::time::Instant::now(),
                             messages: std::marker::PhantomData,
                         })
                         .await
@@ -2094,6 +3284,36 @@ pub mod support {
             self.stream.send(tokio_tungstenite::tungstenite::Message::text(text)).await?;
             Ok(())
         }
+        /// Sends a server message that was serialised once for many connections (a live game's frame
+        /// shared by all its spectators); `json` must be a `Server` message as JSON.
+        pub async fn send_prepared(
+            &mut self,
+            json: bytes::Bytes,
+        ) -> Result<(), ChannelError> {
+            use futures::SinkExt;
+            let text = tokio_tungstenite::tungstenite::Utf8Bytes::try_from(json)
+                .map_err(|error| {
+                    ChannelError::Serialize(
+                        serde::ser::Error::custom(
+                            format!("a prepared message is not UTF-8: {error}"),
+                        ),
+                    )
+                })?;
+            self.stream.send(tokio_tungstenite::tungstenite::Message::Text(text)).await?;
+            Ok(())
+        }
+        /// Sends a ping; the client's pong counts as hearing from it.
+        pub async fn ping(&mut self) -> Result<(), ChannelError> {
+            use futures::SinkExt;
+            self.stream
+                .send(tokio_tungstenite::tungstenite::Message::Ping(bytes::Bytes::new()))
+                .await?;
+            Ok(())
+        }
+        /// When the client last sent anything: a message, a ping, a pong or a close.
+        pub fn last_heard(&self) -> tokio::time::Instant {
+            self.last_heard
+        }
         /// The next client message; `None` once the client has closed the connection. Pings are
         /// answered by the WebSocket layer and skipped here; a binary frame or a text frame that is
         /// not a client message of the contract is an `InvalidClientMessage`.
@@ -2105,6 +3325,7 @@ pub mod support {
                     Ok(message) => message,
                     Err(error) => return Some(Err(error.into())),
                 };
+                self.last_heard = tokio::time::Instant::now();
                 return Some(
                     match message {
                         Message::Text(text) => {
@@ -2130,15 +3351,26 @@ pub mod support {
         }
         /// Closes the connection normally (code 1000) with `reason`, then waits for the client's
         /// close frame so the closing handshake completes.
-        pub async fn close(mut self, reason: &str) -> Result<(), ChannelError> {
+        pub async fn close(self, reason: &str) -> Result<(), ChannelError> {
+            self.close_with(
+                    tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+                    reason,
+                )
+                .await
+        }
+        /// Closes the connection with `code` (1008 for a policy violation, say) and `reason`, then
+        /// waits for the client's close frame (or the connection's end).
+        pub async fn close_with(
+            mut self,
+            code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode,
+            reason: &str,
+        ) -> Result<(), ChannelError> {
             use futures::StreamExt;
-            use tokio_tungstenite::tungstenite::protocol::{
-                CloseFrame, frame::coding::CloseCode,
-            };
+            use tokio_tungstenite::tungstenite::protocol::CloseFrame;
             self.stream
                 .close(
                     Some(CloseFrame {
-                        code: CloseCode::Normal,
+                        code,
                         reason: reason.into(),
                     }),
                 )
@@ -2241,8 +3473,13 @@ pub type ErrorBody = types::Error;
 pub mod channels {
     #[allow(unused_imports)]
     use super::{support, types};
+    ///The typed connection of the `games_play` channel (`GET /api/games/live/{gameId}/play`): it reads the client's messages and sends the server's as the contract's `x-snake-arena-messages` names them.
+    pub type GamesPlay = support::Channel<types::ClientMessage, types::ServerMessage>;
     ///The typed connection of the `games_watch` channel (`GET /api/games/live/{gameId}/watch`): it reads the client's messages and sends the server's as the contract's `x-snake-arena-messages` names them.
-    pub type GamesWatch = support::Channel<support::NoClientMessages, types::GameFrame>;
+    pub type GamesWatch = support::Channel<
+        support::NoClientMessages,
+        types::ServerMessage,
+    >;
 }
 /// The API as the contract defines it: implement this trait to serve it.
 #[::dropshot::api_description]
@@ -2304,6 +3541,22 @@ pub trait SnakeArenaApi {
         ::dropshot::HttpResponseCreated<types::AuthResponse>,
         crate::http::error::ApiError,
     >;
+    /// Start a game on the server for the authenticated player.
+    ///
+    /// The server runs the game: it advances every `tickMs` milliseconds from now, whether or not anyone is connected. Join it through the play channel with the single-use `ticket` (valid for `ticketExpiresInSeconds`). A player has one live game: starting another ends the first, which is recorded like any finished game. When the game ends the server records its score on the leaderboard, marked `verified`.
+    #[endpoint{method = POST,
+    path = "/api/games",
+    operation_id = "games_start",
+    tags = ["games"],
+    }]
+    async fn games_start(
+        rqctx: ::dropshot::RequestContext<Self::Context>,
+        caller: support::Authenticated<crate::http::caller::AuthenticatedPlayer>,
+        body: ::dropshot::TypedBody<types::GameStartRequest>,
+    ) -> ::std::result::Result<
+        ::dropshot::HttpResponseCreated<types::GameStarted>,
+        crate::http::error::ApiError,
+    >;
     /// Games being played right now, for spectators.
     #[endpoint{method = GET,
     path = "/api/games/active",
@@ -2316,9 +3569,55 @@ pub trait SnakeArenaApi {
         ::dropshot::HttpResponseOk<types::GamesActiveListResponse>,
         crate::http::error::ApiError,
     >;
+    /// One live game's current frame.
+    #[endpoint{method = GET,
+    path = "/api/games/live/{gameId}",
+    operation_id = "games_live_view",
+    tags = ["games"],
+    }]
+    async fn games_live_view(
+        rqctx: ::dropshot::RequestContext<Self::Context>,
+        path: ::dropshot::Path<types::GamesLiveViewPath>,
+    ) -> ::std::result::Result<
+        ::dropshot::HttpResponseOk<types::GameFrame>,
+        crate::http::error::ApiError,
+    >;
+    /// Play your game, over a WebSocket.
+    ///
+    /// A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. Browsers cannot send `Authorization` on a WebSocket, so the channel takes the single-use `ticket` from `POST /api/games` (or `POST /api/games/live/{gameId}/ticket`), which the request log redacts. A missing, expired or used ticket is 401, a ticket for another game 403 and an unknown game 404, all before the upgrade. After the `101` the server sends the current frame, then one frame per tick, the last one with `over: true`, then closes (1000). The client sends `turn` messages; each takes effect at a later tick, at most three waiting. A message that is not a client message gets an `error` message and a close with 1008; so does a flood of messages. The server pings every 20 s and closes a peer silent for 60 s.
+    #[endpoint{method = GET,
+    path = "/api/games/live/{gameId}/play",
+    operation_id = "games_play",
+    tags = ["games"],
+    }]
+    async fn games_play(
+        rqctx: ::dropshot::RequestContext<Self::Context>,
+        path: ::dropshot::Path<types::GamesPlayPath>,
+        query: ::dropshot::Query<types::GamesPlayQuery>,
+        upgrade: ::dropshot::WebsocketUpgrade,
+    ) -> ::std::result::Result<
+        support::SwitchingToWebsocket,
+        crate::http::error::ApiError,
+    >;
+    /// A new play ticket for your own live game, to rejoin it.
+    ///
+    /// A player who dropped can rejoin while the game lasts; the game does not wait for anyone. Another player's game is 403.
+    #[endpoint{method = POST,
+    path = "/api/games/live/{gameId}/ticket",
+    operation_id = "games_ticket_issue",
+    tags = ["games"],
+    }]
+    async fn games_ticket_issue(
+        rqctx: ::dropshot::RequestContext<Self::Context>,
+        caller: support::Authenticated<crate::http::caller::AuthenticatedPlayer>,
+        path: ::dropshot::Path<types::GamesTicketIssuePath>,
+    ) -> ::std::result::Result<
+        ::dropshot::HttpResponseCreated<types::PlayTicket>,
+        crate::http::error::ApiError,
+    >;
     /// Watch a game being played, over a WebSocket.
     ///
-    /// A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. An unknown game is refused with 404 before the upgrade. After the `101` the server sends `GameFrame` messages as JSON text; the client sends nothing. For now the server sends the game's current frame once and then closes normally (code 1000); a frame on every tick arrives with live games.
+    /// A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. An unknown game is refused with 404 before the upgrade, and a game with as many spectators as the server admits with 503. After the `101` the server sends the current frame at once, then every tick's frame in order (`sequence` one more each time; a watcher too slow to keep up skips ahead to the latest frame, so it never sees one twice or out of order), then the final frame (`over: true`), then closes (1000). The client sends nothing; anything it sends gets an `error` message and a close with 1008.
     #[endpoint{method = GET,
     path = "/api/games/live/{gameId}/watch",
     operation_id = "games_watch",
@@ -2361,7 +3660,7 @@ pub trait SnakeArenaApi {
     >;
     /// Record a finished game's score for the authenticated player.
     ///
-    /// The score belongs to the player the token identifies; the body cannot name anyone else. Submissions are rate-limited per player (429 with Retry-After).
+    /// The score belongs to the player the token identifies; the body cannot name anyone else. Submissions are rate-limited per player (429 with Retry-After). A score posted here is self-reported (`verified` is false); a server started with `--self-reported-scores off` refuses them with 403 `self_reported_scores_off`, and only games played on the server (`POST /api/games`) reach its leaderboard.
     #[endpoint{method = POST,
     path = "/api/leaderboard",
     operation_id = "leaderboard_submit",
@@ -2389,6 +3688,16 @@ pub const SECURED_OPERATIONS: &[support::SecuredOperation] = &[
         scheme: "bearerAuth",
     },
     support::SecuredOperation {
+        path: "/api/games",
+        method: "post",
+        scheme: "bearerAuth",
+    },
+    support::SecuredOperation {
+        path: "/api/games/live/{gameId}/ticket",
+        method: "post",
+        scheme: "bearerAuth",
+    },
+    support::SecuredOperation {
         path: "/api/leaderboard",
         method: "post",
         scheme: "bearerAuth",
@@ -2398,10 +3707,16 @@ pub const SECURED_OPERATIONS: &[support::SecuredOperation] = &[
 /// `x-snake-arena-messages` names them.
 pub const CHANNEL_MESSAGES: &[support::ChannelMessages] = &[
     support::ChannelMessages {
+        path: "/api/games/live/{gameId}/play",
+        method: "get",
+        client: Some(support::message_schema::<types::ClientMessage>),
+        server: support::message_schema::<types::ServerMessage>,
+    },
+    support::ChannelMessages {
         path: "/api/games/live/{gameId}/watch",
         method: "get",
         client: None,
-        server: support::message_schema::<types::GameFrame>,
+        server: support::message_schema::<types::ServerMessage>,
     },
 ];
 /// The OpenAPI document the server emits: Dropshot's description of the registered
@@ -2434,6 +3749,13 @@ pub fn openapi_document<C: ::dropshot::ServerContext>(
         "get",
         "limit",
         ::serde_json::json!(10i64),
+    );
+    support::restore_parameter_default(
+        &mut document,
+        "/api/leaderboard",
+        "get",
+        "verified",
+        ::serde_json::json!(false),
     );
     Ok(document)
 }

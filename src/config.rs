@@ -14,6 +14,13 @@ pub enum LogLevel {
     Error,
 }
 
+/// A setting that is either on or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 /// How log lines are written to stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -187,6 +194,31 @@ pub struct Config {
     /// valid, in seconds.
     #[arg(long, env = "SNAKE_ARENA_PLAY_TICKET_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub play_ticket_seconds: u32,
+
+    /// Whether `POST /api/leaderboard` takes scores the client reports itself (marked
+    /// unverified), as the workshop frontend needs; `off` refuses them with 403, so only games
+    /// played on the server reach the leaderboard.
+    #[arg(
+        long,
+        env = "SNAKE_ARENA_SELF_REPORTED_SCORES",
+        value_enum,
+        default_value = "on"
+    )]
+    pub self_reported_scores: Switch,
+
+    /// WebSocket channels (play and watch) open at once; beyond it, opening one is refused with
+    /// 503. Upgraded connections leave `--max-connections`, so this bounds them instead.
+    #[arg(long, env = "SNAKE_ARENA_MAX_CHANNELS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_channels: u32,
+
+    /// How often a channel pings its client, in seconds.
+    #[arg(long, env = "SNAKE_ARENA_CHANNEL_PING_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub channel_ping_seconds: u32,
+
+    /// How long a channel's client may stay silent (no message, no pong), in seconds, before the
+    /// server closes the channel.
+    #[arg(long, env = "SNAKE_ARENA_CHANNEL_SILENCE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub channel_silence_seconds: u32,
 
     /// Demo bots that play live games one after another so there is something to watch;
     /// `--no-seed` turns them off.

@@ -29,6 +29,13 @@ pub enum Error {
     )]
     PasswordTooGuessable { reason: String },
 
+    /// The server takes no self-reported scores (`--self-reported-scores off`): only games it
+    /// ran reach the leaderboard.
+    #[error(
+        "this server records only scores of games played on it (POST /api/games); self-reported scores are turned off"
+    )]
+    SelfReportedScoresOff,
+
     /// The session token is missing, unknown, expired or revoked.
     #[error("you are not logged in or your session has expired")]
     Unauthenticated,

@@ -242,6 +242,15 @@ impl LineSerializer<'_> {
     }
 
     fn text(&mut self, key: &str, value: &str) -> slog::Result {
+        // A request's URI may carry a play ticket (browsers cannot send headers on a WebSocket);
+        // it is a credential, so the log never shows it.
+        let redacted;
+        let value = if key == "uri" {
+            redacted = redact_query_secrets(value);
+            redacted.as_ref()
+        } else {
+            value
+        };
         self.key(key);
         match self.format {
             LogFormat::Terminal => self.line.push_str(value),
@@ -249,6 +258,33 @@ impl LineSerializer<'_> {
         }
         Ok(())
     }
+}
+
+/// Query parameters whose values are credentials.
+const SECRET_QUERY_PARAMETERS: [&str; 1] = ["ticket"];
+
+/// `uri` with the value of every secret query parameter replaced by `redacted`.
+fn redact_query_secrets(uri: &str) -> std::borrow::Cow<'_, str> {
+    let Some((path, query)) = uri.split_once('?') else {
+        return std::borrow::Cow::Borrowed(uri);
+    };
+    let is_secret = |pair: &str| {
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        SECRET_QUERY_PARAMETERS.contains(&name)
+    };
+    if !query.split('&').any(is_secret) {
+        return std::borrow::Cow::Borrowed(uri);
+    }
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if SECRET_QUERY_PARAMETERS.contains(&name) => {
+                format!("{name}=redacted")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    std::borrow::Cow::Owned(format!("{path}?{}", pairs.join("&")))
 }
 
 macro_rules! emit_bare {
@@ -387,5 +423,25 @@ mod tests {
             })
             .collect();
         assert_eq!(indexes, (0..5000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_play_ticket_in_a_logged_uri_is_redacted_and_other_parameters_are_kept() {
+        assert_eq!(
+            redact_query_secrets("/api/games/live/1/play?ticket=s3cret&x=1"),
+            "/api/games/live/1/play?ticket=redacted&x=1"
+        );
+        assert_eq!(
+            redact_query_secrets("/api/leaderboard?mode=walls&limit=3"),
+            "/api/leaderboard?mode=walls&limit=3"
+        );
+        assert_eq!(redact_query_secrets("/api/health"), "/api/health");
+        let text = logged(LogFormat::Json, |logger| {
+            let request_log =
+                logger.new(slog::o!("uri" => "/api/games/live/1/play?ticket=s3cret".to_owned()));
+            slog::info!(request_log, "request completed");
+        });
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("ticket=redacted"), "{text}");
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! The generator copies this file verbatim into its output as `mod support`, so the generated
 //! code depends on nothing but dropshot, schemars, serde, serde_json, regex-lite, uuid, chrono,
-//! async-trait, futures and tokio-tungstenite. It is not compiled as part of the generator crate
+//! async-trait, futures, bytes, tokio (its clock) and tokio-tungstenite. It is not compiled as part of the generator crate
 //! itself.
 
 use std::fmt;
@@ -649,7 +649,25 @@ impl From<tokio_tungstenite::tungstenite::Error> for ChannelError {
 /// messages as `Client`, `send` writes `Server` messages, both as JSON text frames.
 pub struct Channel<Client, Server> {
     stream: tokio_tungstenite::WebSocketStream<dropshot::WebsocketConnectionRaw>,
+    /// When the client was last heard from (any frame, pongs included), so a conversation can
+    /// close a peer that has gone silent.
+    last_heard: tokio::time::Instant,
     messages: std::marker::PhantomData<fn(Server) -> Client>,
+}
+
+/// The largest client message a channel reads: a client message is a small JSON object, and the
+/// read buffer of every connection is sized by it, so a spectator costs little memory.
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 1024;
+
+/// The WebSocket settings of every channel: messages and frames of at most
+/// [`MAX_CLIENT_MESSAGE_BYTES`] (a larger one fails the connection with "message too big"), a
+/// small read buffer, and every server message written at once rather than batched.
+fn channel_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_CLIENT_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_CLIENT_MESSAGE_BYTES))
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
 }
 
 impl<Client, Server> Channel<Client, Server>
@@ -672,11 +690,12 @@ where
             let stream = tokio_tungstenite::WebSocketStream::from_raw_socket(
                 connection.into_inner(),
                 tokio_tungstenite::tungstenite::protocol::Role::Server,
-                None,
+                Some(channel_config()),
             )
             .await;
             conversation(Self {
                 stream,
+                last_heard: tokio::time::Instant::now(),
                 messages: std::marker::PhantomData,
             })
             .await
@@ -694,6 +713,37 @@ where
         Ok(())
     }
 
+    /// Sends a server message that was serialised once for many connections (a live game's frame
+    /// shared by all its spectators); `json` must be a `Server` message as JSON.
+    pub async fn send_prepared(&mut self, json: bytes::Bytes) -> Result<(), ChannelError> {
+        use futures::SinkExt;
+        let text = tokio_tungstenite::tungstenite::Utf8Bytes::try_from(json).map_err(|error| {
+            ChannelError::Serialize(serde::ser::Error::custom(format!(
+                "a prepared message is not UTF-8: {error}"
+            )))
+        })?;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(text))
+            .await?;
+        Ok(())
+    }
+
+    /// Sends a ping; the client's pong counts as hearing from it.
+    pub async fn ping(&mut self) -> Result<(), ChannelError> {
+        use futures::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Ping(
+                bytes::Bytes::new(),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// When the client last sent anything: a message, a ping, a pong or a close.
+    pub fn last_heard(&self) -> tokio::time::Instant {
+        self.last_heard
+    }
+
     /// The next client message; `None` once the client has closed the connection. Pings are
     /// answered by the WebSocket layer and skipped here; a binary frame or a text frame that is
     /// not a client message of the contract is an `InvalidClientMessage`.
@@ -705,6 +755,7 @@ where
                 Ok(message) => message,
                 Err(error) => return Some(Err(error.into())),
             };
+            self.last_heard = tokio::time::Instant::now();
             return Some(match message {
                 Message::Text(text) => serde_json::from_str(text.as_str())
                     .map_err(|error| ChannelError::InvalidClientMessage(error.to_string())),
@@ -719,12 +770,26 @@ where
 
     /// Closes the connection normally (code 1000) with `reason`, then waits for the client's
     /// close frame so the closing handshake completes.
-    pub async fn close(mut self, reason: &str) -> Result<(), ChannelError> {
+    pub async fn close(self, reason: &str) -> Result<(), ChannelError> {
+        self.close_with(
+            tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+            reason,
+        )
+        .await
+    }
+
+    /// Closes the connection with `code` (1008 for a policy violation, say) and `reason`, then
+    /// waits for the client's close frame (or the connection's end).
+    pub async fn close_with(
+        mut self,
+        code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode,
+        reason: &str,
+    ) -> Result<(), ChannelError> {
         use futures::StreamExt;
-        use tokio_tungstenite::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
         self.stream
             .close(Some(CloseFrame {
-                code: CloseCode::Normal,
+                code,
                 reason: reason.into(),
             }))
             .await?;

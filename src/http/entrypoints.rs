@@ -87,7 +87,12 @@ impl SnakeArenaApi for SnakeArenaServer {
         // The contract bounds `limit` to 1..=100, so the conversion cannot fail in practice.
         let limit = usize::try_from(query.limit.into_inner())
             .map_err(|_| ApiError::internal("a validated limit is negative"))?;
-        let entries = rqctx.context().leaderboard.top(mode, limit).await?;
+        let leaderboard = &rqctx.context().leaderboard;
+        let entries = if query.verified {
+            leaderboard.top_verified(mode, limit).await?
+        } else {
+            leaderboard.top(mode, limit).await?
+        };
         let entries = entries
             .into_iter()
             .map(wire::leaderboard_entry_to_wire)
@@ -129,6 +134,53 @@ impl SnakeArenaApi for SnakeArenaServer {
         Ok(HttpResponseOk(types::GamesActiveListResponse::try_from(
             games,
         )?))
+    }
+
+    async fn games_start(
+        rqctx: RequestContext<ServerState>,
+        caller: Authenticated<AuthenticatedPlayer>,
+        body: TypedBody<types::GameStartRequest>,
+    ) -> Result<HttpResponseCreated<types::GameStarted>, ApiError> {
+        let mode = wire::game_mode_from_wire(body.into_inner().mode);
+        let live_games = &rqctx.context().live_games;
+        let started = live_games.start(&caller.principal().profile, mode).await?;
+        Ok(HttpResponseCreated(wire::game_started_to_wire(
+            started,
+            mode,
+            &live_games.settings(),
+        )?))
+    }
+
+    async fn games_live_view(
+        rqctx: RequestContext<ServerState>,
+        path: Path<types::GamesLiveViewPath>,
+    ) -> Result<HttpResponseOk<types::GameFrame>, ApiError> {
+        let game_id = path.into_inner().game_id;
+        let frame = rqctx.context().spectating.current_frame(game_id)?;
+        Ok(HttpResponseOk(wire::frame_to_wire(&frame.frame)?))
+    }
+
+    async fn games_ticket_issue(
+        rqctx: RequestContext<ServerState>,
+        caller: Authenticated<AuthenticatedPlayer>,
+        path: Path<types::GamesTicketIssuePath>,
+    ) -> Result<HttpResponseCreated<types::PlayTicket>, ApiError> {
+        let game_id = path.into_inner().game_id;
+        let live_games = &rqctx.context().live_games;
+        let ticket = live_games.rejoin(&caller.principal().profile, game_id)?;
+        Ok(HttpResponseCreated(wire::play_ticket_to_wire(
+            ticket,
+            &live_games.settings(),
+        )?))
+    }
+
+    async fn games_play(
+        rqctx: RequestContext<ServerState>,
+        path: Path<types::GamesPlayPath>,
+        query: Query<types::GamesPlayQuery>,
+        upgrade: WebsocketUpgrade,
+    ) -> Result<support::SwitchingToWebsocket, ApiError> {
+        channels::games_play(rqctx, path, query, upgrade).await
     }
 
     async fn games_watch(

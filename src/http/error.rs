@@ -70,6 +70,16 @@ impl ApiError {
         Self::new(status, code_for_status(status), detail)
     }
 
+    /// A refusal for now (503) with `Retry-After`, such as every channel slot being taken.
+    pub fn unavailable(code: &'static str, reason: &str, retry_after: std::time::Duration) -> Self {
+        Self::come_back_later(
+            dropshot::ErrorStatusCode::SERVICE_UNAVAILABLE,
+            code,
+            reason,
+            retry_after,
+        )
+    }
+
     /// Nothing lives at the requested path.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(dropshot::ErrorStatusCode::NOT_FOUND, "not_found", detail)
@@ -188,6 +198,9 @@ impl From<Error> for ApiError {
             }
             Error::ShuttingDown => Self::new(Status::SERVICE_UNAVAILABLE, "shutting_down", detail),
             Error::UnknownGame => Self::new(Status::NOT_FOUND, "unknown_game", detail),
+            Error::SelfReportedScoresOff => {
+                Self::new(Status::FORBIDDEN, "self_reported_scores_off", detail)
+            }
             Error::NotYourGame => Self::new(Status::FORBIDDEN, "not_your_game", detail),
             Error::InvalidTicket => Self::new(Status::UNAUTHORIZED, "invalid_ticket", detail),
             Error::Internal(internal_detail) => Self::internal(internal_detail),

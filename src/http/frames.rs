@@ -1,87 +1,45 @@
-//! The encoding of live-game frames for the play and watch channels: JSON, one object per frame,
-//! produced once per tick by the [`FrameEncoder`] the edge hands to the live-games runtime.
-//!
-//! TODO-cleanup: the contract's frame schema arrives with the channels (another slice); until
-//! then this is a hand-written JSON shape, to be replaced by the generated wire type.
+//! The encoding of live-game frames for the play and watch channels: the contract's
+//! `ServerMessage` carrying a `GameFrame`, as JSON, produced once per tick by the [`FrameEncoder`]
+//! the edge hands to the live-games runtime, so every connection sends the same bytes.
 
 use std::sync::Arc;
 
-use serde::Serialize;
-use uuid::Uuid;
+use crate::api::types;
+use crate::games::frames::{Frame, FrameEncoder};
+use crate::http::wire;
 
-use crate::games::engine::{Direction, EndCause};
-use crate::games::frames::{Frame, FrameEncoder, Recording};
-use crate::model::{Cell, GameEndReason};
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct WireFrame<'a> {
-    sequence: u64,
-    game_id: Uuid,
-    username: &'a str,
-    mode: &'static str,
-    score: u32,
-    snake: &'a [Cell],
-    food: Option<Cell>,
-    direction: &'static str,
-    ticks: u64,
-    ended: bool,
-    end_reason: Option<&'static str>,
-    entry: Option<WireEntry>,
-}
-
-#[derive(Serialize)]
-struct WireEntry {
-    id: Uuid,
-    score: u32,
-}
-
-fn direction_name(direction: Direction) -> &'static str {
-    match direction {
-        Direction::Up => "up",
-        Direction::Down => "down",
-        Direction::Left => "left",
-        Direction::Right => "right",
-    }
-}
-
-fn end_reason_name(reason: GameEndReason) -> &'static str {
-    match reason {
-        GameEndReason::Rules(EndCause::HitWall) => "hit_wall",
-        GameEndReason::Rules(EndCause::HitSelf) => "hit_self",
-        GameEndReason::Rules(EndCause::BoardFull) => "board_full",
-        GameEndReason::ReplacedByNewGame => "replaced_by_new_game",
-        GameEndReason::ServerShutdown => "server_shutting_down",
-    }
-}
-
-/// The frame as JSON bytes.
+/// The frame as the JSON text of a `ServerMessage` of type `frame`.
+///
+/// A frame that breaks the contract (a server fault: the engine keeps the snake on a 20 × 20
+/// board) is sent as an `error` message instead, so a client never reads a malformed frame.
 pub fn encode_frame_as_json(frame: &Frame) -> bytes::Bytes {
-    let end = frame.end.as_ref();
-    let wire = WireFrame {
-        sequence: frame.sequence,
-        game_id: frame.game_id,
-        username: &frame.username,
-        mode: frame.mode.as_str(),
-        score: frame.view.score,
-        snake: &frame.view.snake,
-        food: frame.view.food,
-        direction: direction_name(frame.view.direction),
-        ticks: frame.view.ticks,
-        ended: end.is_some(),
-        end_reason: end.map(|end| end_reason_name(end.reason)),
-        entry: end.and_then(|end| match &end.recording {
-            Recording::Verified(entry) => Some(WireEntry {
-                id: entry.id,
-                score: entry.score,
-            }),
-            Recording::NotOnLeaderboard | Recording::Failed(_) => None,
-        }),
+    let message = match wire::frame_to_wire(frame) {
+        Ok(frame) => types::ServerMessage {
+            r#type: types::ServerMessageType::Frame,
+            frame: Some(frame),
+            error: None,
+        },
+        Err(error) => error_message("internal", &error.to_string()),
     };
-    // Serialising plain fields into a Vec cannot fail.
-    serde_json::to_vec(&wire)
+    // Serialising generated types with plain fields into a Vec cannot fail.
+    serde_json::to_vec(&message)
         .map(bytes::Bytes::from)
         .unwrap_or_default()
+}
+
+/// A `ServerMessage` of type `error`, with the contract's `{code, detail}`.
+pub fn error_message(code: &str, detail: &str) -> types::ServerMessage {
+    let error = types::Error {
+        code: types::ErrorCode::try_from(code.to_owned())
+            .unwrap_or_else(|_| types::ErrorCode::try_from("internal".to_owned()).unwrap()),
+        detail: types::ErrorDetail::try_from(detail.chars().take(2048).collect::<String>())
+            .unwrap_or_else(|_| types::ErrorDetail::try_from(String::new()).unwrap()),
+    };
+    types::ServerMessage {
+        r#type: types::ServerMessageType::Error,
+        frame: None,
+        error: Some(error),
+    }
 }
 
 /// The encoder the server gives the live-games runtime.
@@ -91,29 +49,46 @@ pub fn json_frame_encoder() -> FrameEncoder {
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
     use crate::games::engine::Game;
-    use crate::model::GameMode;
+    use crate::games::frames::{FrameEnd, Recording};
+    use crate::model::{GameEndReason, GameMode};
 
     #[test]
-    fn a_frame_is_one_json_object_with_its_sequence_snake_and_end() {
+    fn a_frame_is_a_server_message_of_the_contract_with_its_sequence_snake_and_end() {
         let frame = Frame {
             sequence: 7,
             game_id: Uuid::nil(),
             username: "bot-1".into(),
             mode: GameMode::Walls,
             view: Game::new(GameMode::Walls, 1).view(),
-            end: Some(crate::games::frames::FrameEnd {
+            end: Some(FrameEnd {
                 reason: GameEndReason::ServerShutdown,
                 recording: Recording::NotOnLeaderboard,
             }),
         };
-        let json: serde_json::Value =
-            serde_json::from_slice(&encode_frame_as_json(&frame)).expect("JSON");
-        assert_eq!(json["sequence"], 7);
-        assert_eq!(json["snake"][0], serde_json::json!({"x": 10, "y": 10}));
-        assert_eq!(json["ended"], true);
-        assert_eq!(json["endReason"], "server_shutting_down");
-        assert_eq!(json["entry"], serde_json::Value::Null);
+        let encoded = encode_frame_as_json(&frame);
+        let message: types::ServerMessage =
+            serde_json::from_slice(&encoded).expect("a ServerMessage");
+        assert_eq!(message.r#type, types::ServerMessageType::Frame);
+        let json: serde_json::Value = serde_json::from_slice(&encoded).unwrap();
+        let frame = &json["frame"];
+        assert_eq!(frame["sequence"], 7);
+        assert_eq!(frame["snake"][0], serde_json::json!({"x": 10, "y": 10}));
+        assert_eq!(frame["over"], true);
+        assert_eq!(frame["endReason"], "server_shutting_down");
+        assert!(frame.get("entry").is_none(), "{frame}");
+    }
+
+    #[test]
+    fn an_error_message_carries_the_contract_s_code_and_detail() {
+        let message = error_message("invalid_message", "not a turn");
+        let json = serde_json::to_value(&message).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "error", "error": {"code": "invalid_message", "detail": "not a turn"}})
+        );
     }
 }

@@ -5,8 +5,12 @@
 
 use crate::api::support::ConstraintViolation;
 use crate::api::types;
+use crate::games::engine::{Direction, EndCause, GRID_HEIGHT, GRID_WIDTH};
+use crate::games::frames::{Frame, Recording};
+use crate::games::live::{LiveGamesSettings, StartedGame};
+use crate::games::ticket::PlayTicket;
 use crate::http::error::ApiError;
-use crate::model::{ActiveGame, Cell, GameMode, PlayerProfile, ScoreEntry};
+use crate::model::{ActiveGame, Cell, GameEndReason, GameMode, PlayerProfile, ScoreEntry};
 
 impl From<ConstraintViolation> for ApiError {
     fn from(violation: ConstraintViolation) -> Self {
@@ -59,6 +63,107 @@ pub fn leaderboard_entry_to_wire(entry: ScoreEntry) -> Result<types::Leaderboard
         score: score_to_wire(entry.score)?,
         mode: game_mode_to_wire(entry.mode),
         timestamp: entry.recorded_at.into(),
+        verified: entry.verified,
+        game_id: entry.game_id,
+    })
+}
+
+pub fn direction_from_wire(direction: types::Direction) -> Direction {
+    match direction {
+        types::Direction::Up => Direction::Up,
+        types::Direction::Down => Direction::Down,
+        types::Direction::Left => Direction::Left,
+        types::Direction::Right => Direction::Right,
+    }
+}
+
+fn direction_to_wire(direction: Direction) -> types::Direction {
+    match direction {
+        Direction::Up => types::Direction::Up,
+        Direction::Down => types::Direction::Down,
+        Direction::Left => types::Direction::Left,
+        Direction::Right => types::Direction::Right,
+    }
+}
+
+fn end_reason_to_wire(reason: GameEndReason) -> types::GameFrameEndReason {
+    match reason {
+        GameEndReason::Rules(EndCause::HitWall) => types::GameFrameEndReason::HitWall,
+        GameEndReason::Rules(EndCause::HitSelf) => types::GameFrameEndReason::HitSelf,
+        GameEndReason::Rules(EndCause::BoardFull) => types::GameFrameEndReason::BoardFull,
+        GameEndReason::ReplacedByNewGame => types::GameFrameEndReason::ReplacedByNewGame,
+        GameEndReason::ServerShutdown => types::GameFrameEndReason::ServerShuttingDown,
+    }
+}
+
+fn seconds_to_wire(duration: std::time::Duration) -> Result<i32, ApiError> {
+    i32::try_from(duration.as_secs().max(1))
+        .map_err(|_| ApiError::internal(format!("{duration:?} does not fit int32 seconds")))
+}
+
+/// A started game as the contract's `GameStarted`: its id, the board and tick, and its ticket.
+pub fn game_started_to_wire(
+    started: StartedGame,
+    mode: GameMode,
+    settings: &LiveGamesSettings,
+) -> Result<types::GameStarted, ApiError> {
+    let tick_ms = i32::try_from(settings.tick.as_millis())
+        .map_err(|_| ApiError::internal("the tick does not fit int32 milliseconds"))?;
+    Ok(types::GameStarted {
+        game_id: started.game_id,
+        mode: game_mode_to_wire(mode),
+        width: types::GameStartedWidth::try_from(i32::from(GRID_WIDTH))?,
+        height: types::GameStartedHeight::try_from(i32::from(GRID_HEIGHT))?,
+        tick_ms: types::GameStartedTickMs::try_from(tick_ms)?,
+        ticket: types::Ticket::try_from(started.ticket.expose().to_owned())?,
+        ticket_expires_in_seconds: types::GameStartedTicketExpiresInSeconds::try_from(
+            seconds_to_wire(settings.ticket_lifetime)?,
+        )?,
+    })
+}
+
+pub fn play_ticket_to_wire(
+    ticket: PlayTicket,
+    settings: &LiveGamesSettings,
+) -> Result<types::PlayTicket, ApiError> {
+    Ok(types::PlayTicket {
+        ticket: types::Ticket::try_from(ticket.expose().to_owned())?,
+        expires_in_seconds: types::PlayTicketExpiresInSeconds::try_from(seconds_to_wire(
+            settings.ticket_lifetime,
+        )?)?,
+    })
+}
+
+/// A live game's frame as the contract's `GameFrame`.
+pub fn frame_to_wire(frame: &Frame) -> Result<types::GameFrame, ApiError> {
+    let count = |value: u64| {
+        i64::try_from(value).map_err(|_| ApiError::internal(format!("{value} does not fit int64")))
+    };
+    let snake = frame
+        .view
+        .snake
+        .iter()
+        .copied()
+        .map(cell_to_wire)
+        .collect::<Result<Vec<_>, _>>()?;
+    let end = frame.end.as_ref();
+    let entry = match end.map(|end| &end.recording) {
+        Some(Recording::Verified(entry)) => Some(leaderboard_entry_to_wire(entry.clone())?),
+        _ => None,
+    };
+    Ok(types::GameFrame {
+        sequence: types::GameFrameSequence::try_from(count(frame.sequence)?)?,
+        game_id: frame.game_id,
+        username: types::Username::try_from(frame.username.to_string())?,
+        mode: game_mode_to_wire(frame.mode),
+        score: score_to_wire(frame.view.score)?,
+        snake: types::GameFrameSnake::try_from(snake)?,
+        food: frame.view.food.map(cell_to_wire).transpose()?,
+        direction: direction_to_wire(frame.view.direction),
+        ticks: types::GameFrameTicks::try_from(count(frame.view.ticks)?)?,
+        over: end.is_some(),
+        end_reason: end.map(|end| end_reason_to_wire(end.reason)),
+        entry,
     })
 }
 

@@ -12,6 +12,8 @@ use chrono::Utc;
 pub struct Leaderboard {
     store: Arc<dyn Store>,
     submissions_per_player: RateLimiter,
+    /// Whether players may post scores of games the server did not see (`submit`).
+    self_reported_scores: bool,
 }
 
 impl Leaderboard {
@@ -19,7 +21,14 @@ impl Leaderboard {
         Leaderboard {
             store,
             submissions_per_player,
+            self_reported_scores: true,
         }
+    }
+
+    /// Refuses self-reported scores (`SelfReportedScoresOff`) when `allowed` is false.
+    pub fn with_self_reported_scores(mut self, allowed: bool) -> Self {
+        self.self_reported_scores = allowed;
+        self
     }
 
     /// Records a score owned by the given authenticated player; nothing from the client can
@@ -30,6 +39,9 @@ impl Leaderboard {
         score: u32,
         mode: GameMode,
     ) -> Result<ScoreEntry> {
+        if !self.self_reported_scores {
+            return Err(crate::error::Error::SelfReportedScoresOff);
+        }
         let _admitted = self.submissions_per_player.admit(player.id.to_string())?;
         let entry = ScoreEntry::self_reported(player, score, mode, Utc::now());
         self.store.insert_score(entry.clone()).await?;

@@ -272,6 +272,29 @@ impl TestContext {
         self.raw_post_text(path, &body.to_string(), token).await
     }
 
+    /// Sends a WebSocket handshake (`GET` with the upgrade headers) through the raw client, for
+    /// refusals that come before any upgrade; a `101` is read as a status with no body.
+    pub async fn raw_websocket_handshake(&self, path_and_query: &str) -> RawResponse {
+        let request = self
+            .raw
+            .get(self.url(path_and_query))
+            .header(reqwest::header::CONNECTION, "Upgrade")
+            .header(reqwest::header::UPGRADE, "websocket")
+            .header(reqwest::header::SEC_WEBSOCKET_VERSION, "13")
+            .header(
+                reqwest::header::SEC_WEBSOCKET_KEY,
+                "dGhlIHNhbXBsZSBub25jZQ==",
+            );
+        let response = request.send().await.expect("the request is sent");
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            return RawResponse {
+                status: response.status(),
+                body: Value::Null,
+            };
+        }
+        read_raw(response).await
+    }
+
     /// Sends `POST` with a body that claims to be JSON but may not be, through the raw client.
     pub async fn raw_post_text(&self, path: &str, body: &str, token: Option<&str>) -> RawResponse {
         let mut request = self
@@ -451,6 +474,7 @@ pub fn contract_operations() -> Vec<ContractOperation> {
 /// test looks for (a secured operation's 401, an oversized body's 413).
 pub fn valid_body_of(schema: &str) -> Value {
     match schema {
+        "GameStartRequest" => json!({"mode": "walls"}),
         "ScoreSubmission" => json!({"score": 10, "mode": "walls"}),
         "SignupRequest" => json!({
             "email": "valid@example.com",

@@ -127,7 +127,7 @@ async fn two_hundred_concurrent_scores_from_twenty_players_are_all_201_and_all_s
     {
         let listed: HashSet<_> = context
             .client()
-            .leaderboard_list(NonZeroU32::new(100), Some(mode))
+            .leaderboard_list(NonZeroU32::new(100), Some(mode), None)
             .await
             .expect("the leaderboard lists")
             .into_inner()

@@ -13,7 +13,6 @@ use snake_arena_server::model::{GameEndReason, GameMode, PlayerProfile, ScoreFil
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::common::{TestContext, expect_error, types};
 
@@ -174,8 +173,8 @@ async fn shutting_down_the_server_ends_live_games_with_a_final_frame_and_records
     };
     assert_eq!(entry.game_id, Some(started.game_id));
     let json: serde_json::Value = serde_json::from_slice(&last.encoded).expect("a JSON frame");
-    assert_eq!(json["endReason"], "server_shutting_down");
-    assert_eq!(json["entry"]["id"], entry.id.to_string());
+    assert_eq!(json["frame"]["endReason"], "server_shutting_down");
+    assert_eq!(json["frame"]["entry"]["id"], entry.id.to_string());
 
     let mut bot_last = None;
     while let Some(frame) = bot_watcher.next().await {
@@ -201,16 +200,15 @@ async fn shutting_down_the_server_ends_live_games_with_a_final_frame_and_records
 }
 
 #[tokio::test]
-async fn watching_a_seeded_game_through_the_generated_client_receives_its_current_frame_then_a_normal_close()
- {
-    let context = TestContext::start().await;
+async fn watching_a_game_through_the_generated_client_receives_first_the_frame_the_list_shows() {
+    let context = TestContext::start_with(|config| config.game_tick_ms = FROZEN_TICK_MS).await;
     let client = context.client();
     let games = client
         .games_active_list()
         .await
         .expect("the active games list")
         .into_inner();
-    let game = games.first().expect("a seeded game");
+    let game = games.first().expect("a bot's game");
 
     let upgraded = client
         .games_watch(&game.id)
@@ -228,24 +226,16 @@ async fn watching_a_seeded_game_through_the_generated_client_receives_its_curren
     let Message::Text(text) = message else {
         panic!("frames are JSON text, got {message:?}");
     };
-    let frame: types::GameFrame =
-        serde_json::from_str(text.as_str()).expect("the message is a GameFrame");
-    assert_eq!(frame.type_, types::GameFrameType::Frame);
-    assert_eq!(frame.sequence, 0);
-    assert_eq!(
-        &frame.game, game,
-        "the frame is the game GET /api/games/active lists"
-    );
-
-    let closing = socket
-        .next()
-        .await
-        .expect("a closing message")
-        .expect("the close arrives");
-    let Message::Close(Some(close)) = closing else {
-        panic!("the server closes after the frame, got {closing:?}");
-    };
-    assert_eq!(close.code, CloseCode::Normal, "{close:?}");
+    let message: types::ServerMessage =
+        serde_json::from_str(text.as_str()).expect("the message is a ServerMessage");
+    assert_eq!(message.type_, types::ServerMessageType::Frame);
+    let frame = message.frame.expect("a frame message carries its frame");
+    assert_eq!(frame.game_id, game.id);
+    assert_eq!(frame.username, game.username);
+    assert_eq!(frame.score, game.score);
+    assert_eq!(frame.snake.as_slice(), game.snake.as_slice());
+    assert_eq!(frame.food.as_ref(), Some(&game.food));
+    assert!(!frame.over);
 }
 
 #[tokio::test]
@@ -261,6 +251,6 @@ async fn watching_an_unknown_game_is_refused_with_404_and_the_error_body_before_
             "{response:?}"
         );
     }
-    let error = expect_error(result, StatusCode::NOT_FOUND, "not_found");
-    assert!(error.detail.contains(&unknown.to_string()), "{error:?}");
+    let error = expect_error(result, StatusCode::NOT_FOUND, "unknown_game");
+    assert!(!error.detail.is_empty(), "{error:?}");
 }

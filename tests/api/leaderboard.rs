@@ -23,7 +23,7 @@ fn limit(value: u32) -> Option<NonZeroU32> {
 async fn all_entries(context: &TestContext) -> Vec<types::LeaderboardEntry> {
     let entries = context
         .client()
-        .leaderboard_list(limit(100), None)
+        .leaderboard_list(limit(100), None, None)
         .await
         .expect("the leaderboard lists")
         .into_inner();
@@ -64,7 +64,7 @@ async fn the_leaderboard_lists_the_best_score_first_and_ties_go_to_the_earliest(
 
     let top = context
         .client()
-        .leaderboard_list(limit(3), Some(types::GameMode::PassThrough))
+        .leaderboard_list(limit(3), Some(types::GameMode::PassThrough), None)
         .await
         .expect("the leaderboard lists")
         .into_inner();
@@ -78,7 +78,7 @@ async fn the_mode_filter_returns_only_scores_of_that_mode() {
     for mode in [types::GameMode::Walls, types::GameMode::PassThrough] {
         let entries = context
             .client()
-            .leaderboard_list(limit(100), Some(mode))
+            .leaderboard_list(limit(100), Some(mode), None)
             .await
             .expect("the leaderboard lists")
             .into_inner();
@@ -111,7 +111,7 @@ async fn the_seeded_players_appear_on_the_leaderboard_of_both_modes() {
     for mode in [types::GameMode::Walls, types::GameMode::PassThrough] {
         let entries = context
             .client()
-            .leaderboard_list(limit(100), Some(mode))
+            .leaderboard_list(limit(100), Some(mode), None)
             .await
             .expect("the leaderboard lists")
             .into_inner();
@@ -142,7 +142,7 @@ async fn without_a_limit_the_leaderboard_returns_10_entries() {
     }
     let entries = context
         .client()
-        .leaderboard_list(None, None)
+        .leaderboard_list(None, None, None)
         .await
         .expect("the leaderboard lists")
         .into_inner();
@@ -157,13 +157,13 @@ async fn a_limit_of_1_and_a_limit_of_100_are_accepted() {
     let context = TestContext::start().await;
     let one = context
         .client()
-        .leaderboard_list(limit(1), None)
+        .leaderboard_list(limit(1), None, None)
         .await
         .expect("limit 1 lists")
         .into_inner();
     let hundred = context
         .client()
-        .leaderboard_list(limit(100), None)
+        .leaderboard_list(limit(100), None, None)
         .await
         .expect("limit 100 lists")
         .into_inner();
@@ -181,7 +181,10 @@ async fn a_limit_of_0_or_101_or_not_a_number_is_a_400_naming_the_limit() {
             .await;
         assert_invalid_input_naming(&response, "limit");
     }
-    let through_the_client = context.client().leaderboard_list(limit(101), None).await;
+    let through_the_client = context
+        .client()
+        .leaderboard_list(limit(101), None, None)
+        .await;
     expect_error(through_the_client, StatusCode::BAD_REQUEST, "invalid_input");
 }
 
@@ -211,14 +214,14 @@ async fn a_submitted_score_is_a_201_for_the_tokens_player_and_appears_on_the_lea
 
     let walls = context
         .client()
-        .leaderboard_list(limit(100), Some(types::GameMode::Walls))
+        .leaderboard_list(limit(100), Some(types::GameMode::Walls), None)
         .await
         .expect("the leaderboard lists")
         .into_inner();
     assert!(walls.contains(&entry), "{walls:?}");
     let pass_through = context
         .client()
-        .leaderboard_list(limit(100), Some(types::GameMode::PassThrough))
+        .leaderboard_list(limit(100), Some(types::GameMode::PassThrough), None)
         .await
         .expect("the leaderboard lists")
         .into_inner();

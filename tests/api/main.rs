@@ -13,6 +13,7 @@ mod games;
 mod health;
 mod leaderboard;
 mod limits;
+mod live;
 mod malformed;
 mod process;
 mod security;

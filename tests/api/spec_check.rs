@@ -81,6 +81,9 @@ fn a_changed_format_is_flagged() {
     assert_eq!(
         drift,
         [
+            r#"GET /api/games/live/{gameId}: response 200: property "entry": property "timestamp": format: spec "date", server "date-time""#,
+            r#"GET /api/games/live/{gameId}/play: server messages: property "frame": property "entry": property "timestamp": format: spec "date", server "date-time""#,
+            r#"GET /api/games/live/{gameId}/watch: server messages: property "frame": property "entry": property "timestamp": format: spec "date", server "date-time""#,
             r#"GET /api/leaderboard: response 200: items: property "timestamp": format: spec "date", server "date-time""#,
             r#"POST /api/leaderboard: response 201: property "timestamp": format: spec "date", server "date-time""#,
         ]
@@ -114,10 +117,25 @@ fn a_removed_enum_value_is_flagged_in_every_operation_that_uses_it() {
         [
             format!(r#"GET /api/games/active: response 200: items: property "mode": {line}"#),
             format!(
-                r#"GET /api/games/live/{{gameId}}/watch: server messages: property "game": property "mode": {line}"#
+                r#"GET /api/games/live/{{gameId}}: response 200: property "entry": property "mode": {line}"#
+            ),
+            format!(r#"GET /api/games/live/{{gameId}}: response 200: property "mode": {line}"#),
+            format!(
+                r#"GET /api/games/live/{{gameId}}/play: server messages: property "frame": property "entry": property "mode": {line}"#
+            ),
+            format!(
+                r#"GET /api/games/live/{{gameId}}/play: server messages: property "frame": property "mode": {line}"#
+            ),
+            format!(
+                r#"GET /api/games/live/{{gameId}}/watch: server messages: property "frame": property "entry": property "mode": {line}"#
+            ),
+            format!(
+                r#"GET /api/games/live/{{gameId}}/watch: server messages: property "frame": property "mode": {line}"#
             ),
             format!(r#"GET /api/leaderboard: parameter "mode" (query): {line}"#),
             format!(r#"GET /api/leaderboard: response 200: items: property "mode": {line}"#),
+            format!(r#"POST /api/games: request body: property "mode": {line}"#),
+            format!(r#"POST /api/games: response 201: property "mode": {line}"#),
             format!(r#"POST /api/leaderboard: request body: property "mode": {line}"#),
             format!(r#"POST /api/leaderboard: response 201: property "mode": {line}"#),
         ]
@@ -359,10 +377,11 @@ fn a_changed_error_schema_is_flagged_through_the_generic_error_responses() {
             "/components/schemas/Error/properties/detail/maxLength",
         ) = 100.into();
     });
+    // 13 operations × 2 ranges, and the error messages of the two channels.
     assert_eq!(
         drift.len(),
-        18,
-        "one line per operation and range: {drift:#?}"
+        28,
+        "one line per operation and range, and per channel's error messages: {drift:#?}"
     );
     assert!(drift.contains(
         &r#"GET /api/health: error responses (4XX): property "detail": maxLength: spec 100, server 2048"#.to_owned()
@@ -485,15 +504,15 @@ fn a_channel_the_server_does_not_serve_is_flagged() {
     let drift = drift_after(|spec| {
         let watch = at(spec, WATCH_CHANNEL).clone();
         let mut play = watch;
-        play["operationId"] = "games_play".into();
+        play["operationId"] = "games_replay".into();
         object_at(spec, "/paths").insert(
-            "/api/games/live/{gameId}/play".to_owned(),
+            "/api/games/live/{gameId}/replay".to_owned(),
             serde_json::json!({ "get": play }),
         );
     });
     assert_eq!(
         drift,
-        ["GET /api/games/live/{gameId}/play: operation exists in the spec but not on the server"]
+        ["GET /api/games/live/{gameId}/replay: operation exists in the spec but not on the server"]
     );
 }
 
@@ -521,7 +540,9 @@ fn a_changed_server_message_schema_is_flagged_at_the_channel() {
     assert_eq!(
         drift,
         [
-            r#"GET /api/games/live/{gameId}/watch: server messages: property "sequence": minimum: spec 1, server 0"#
+            r#"GET /api/games/live/{gameId}: response 200: property "sequence": minimum: spec 1, server 0"#,
+            r#"GET /api/games/live/{gameId}/play: server messages: property "frame": property "sequence": minimum: spec 1, server 0"#,
+            r#"GET /api/games/live/{gameId}/watch: server messages: property "frame": property "sequence": minimum: spec 1, server 0"#,
         ]
     );
 }

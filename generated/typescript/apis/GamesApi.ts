@@ -18,10 +18,62 @@ import {
     ActiveGameFromJSON,
     ActiveGameToJSON,
 } from '../models/ActiveGame.js';
+import {
+    type GameFrame,
+    GameFrameFromJSON,
+    GameFrameToJSON,
+} from '../models/GameFrame.js';
+import {
+    type GameStartRequest,
+    GameStartRequestFromJSON,
+    GameStartRequestToJSON,
+} from '../models/GameStartRequest.js';
+import {
+    type GameStarted,
+    GameStartedFromJSON,
+    GameStartedToJSON,
+} from '../models/GameStarted.js';
+import {
+    type PlayTicket,
+    PlayTicketFromJSON,
+    PlayTicketToJSON,
+} from '../models/PlayTicket.js';
+
+export interface GamesLiveViewRequest {
+    /**
+     * The `id` of a live game (`GET /api/games/active`, `POST /api/games`).
+     */
+    gameId: string;
+}
+
+export interface GamesPlayRequest {
+    /**
+     * The `id` of a live game (`GET /api/games/active`, `POST /api/games`).
+     */
+    gameId: string;
+    /**
+     * The single-use play ticket; without one the answer is 401, like a wrong one.
+     */
+    ticket?: string;
+}
+
+export interface GamesStartRequest {
+    /**
+     * 
+     */
+    gameStartRequest: GameStartRequest;
+}
+
+export interface GamesTicketIssueRequest {
+    /**
+     * The `id` of a live game (`GET /api/games/active`, `POST /api/games`).
+     */
+    gameId: string;
+}
 
 export interface GamesWatchRequest {
     /**
-     * The `id` of a game in `GET /api/games/active`.
+     * The `id` of a live game (`GET /api/games/active`, `POST /api/games`).
      */
     gameId: string;
 }
@@ -69,6 +121,213 @@ export class GamesApi extends runtime.BaseAPI {
     }
 
     /**
+     * Creates request options for gamesLiveView without sending the request
+     */
+    async gamesLiveViewRequestOpts(requestParameters: GamesLiveViewRequest): Promise<runtime.RequestOpts> {
+        if (requestParameters['gameId'] == null) {
+            throw new runtime.RequiredError(
+                'gameId',
+                'Required parameter "gameId" was null or undefined when calling gamesLiveView().'
+            );
+        }
+
+        const queryParameters: any = {};
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+
+        let urlPath = `/api/games/live/{gameId}`;
+        urlPath = urlPath.replace('{gameId}', encodeURIComponent(String(requestParameters['gameId'])));
+
+        return {
+            path: urlPath,
+            method: 'GET',
+            headers: headerParameters,
+            query: queryParameters,
+        };
+    }
+
+    /**
+     * One live game\'s current frame.
+     */
+    async gamesLiveViewRaw(requestParameters: GamesLiveViewRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<GameFrame>> {
+        const requestOptions = await this.gamesLiveViewRequestOpts(requestParameters);
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.JSONApiResponse(response, (jsonValue) => GameFrameFromJSON(jsonValue));
+    }
+
+    /**
+     * One live game\'s current frame.
+     */
+    async gamesLiveView(requestParameters: GamesLiveViewRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<GameFrame> {
+        const response = await this.gamesLiveViewRaw(requestParameters, initOverrides);
+        return await response.value();
+    }
+
+    /**
+     * Creates request options for gamesPlay without sending the request
+     */
+    async gamesPlayRequestOpts(requestParameters: GamesPlayRequest): Promise<runtime.RequestOpts> {
+        if (requestParameters['gameId'] == null) {
+            throw new runtime.RequiredError(
+                'gameId',
+                'Required parameter "gameId" was null or undefined when calling gamesPlay().'
+            );
+        }
+
+        const queryParameters: any = {};
+
+        if (requestParameters['ticket'] != null) {
+            queryParameters['ticket'] = requestParameters['ticket'];
+        }
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+
+        let urlPath = `/api/games/live/{gameId}/play`;
+        urlPath = urlPath.replace('{gameId}', encodeURIComponent(String(requestParameters['gameId'])));
+
+        return {
+            path: urlPath,
+            method: 'GET',
+            headers: headerParameters,
+            query: queryParameters,
+        };
+    }
+
+    /**
+     * A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. Browsers cannot send `Authorization` on a WebSocket, so the channel takes the single-use `ticket` from `POST /api/games` (or `POST /api/games/live/{gameId}/ticket`), which the request log redacts. A missing, expired or used ticket is 401, a ticket for another game 403 and an unknown game 404, all before the upgrade. After the `101` the server sends the current frame, then one frame per tick, the last one with `over: true`, then closes (1000). The client sends `turn` messages; each takes effect at a later tick, at most three waiting. A message that is not a client message gets an `error` message and a close with 1008; so does a flood of messages. The server pings every 20 s and closes a peer silent for 60 s.
+     * Play your game, over a WebSocket.
+     */
+    async gamesPlayRaw(requestParameters: GamesPlayRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<void>> {
+        const requestOptions = await this.gamesPlayRequestOpts(requestParameters);
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.VoidApiResponse(response);
+    }
+
+    /**
+     * A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. Browsers cannot send `Authorization` on a WebSocket, so the channel takes the single-use `ticket` from `POST /api/games` (or `POST /api/games/live/{gameId}/ticket`), which the request log redacts. A missing, expired or used ticket is 401, a ticket for another game 403 and an unknown game 404, all before the upgrade. After the `101` the server sends the current frame, then one frame per tick, the last one with `over: true`, then closes (1000). The client sends `turn` messages; each takes effect at a later tick, at most three waiting. A message that is not a client message gets an `error` message and a close with 1008; so does a flood of messages. The server pings every 20 s and closes a peer silent for 60 s.
+     * Play your game, over a WebSocket.
+     */
+    async gamesPlay(requestParameters: GamesPlayRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<void> {
+        await this.gamesPlayRaw(requestParameters, initOverrides);
+    }
+
+    /**
+     * Creates request options for gamesStart without sending the request
+     */
+    async gamesStartRequestOpts(requestParameters: GamesStartRequest): Promise<runtime.RequestOpts> {
+        if (requestParameters['gameStartRequest'] == null) {
+            throw new runtime.RequiredError(
+                'gameStartRequest',
+                'Required parameter "gameStartRequest" was null or undefined when calling gamesStart().'
+            );
+        }
+
+        const queryParameters: any = {};
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+        headerParameters['Content-Type'] = 'application/json';
+
+        if (this.configuration && this.configuration.accessToken) {
+            const token = this.configuration.accessToken;
+            const tokenString = await token("bearerAuth", []);
+
+            if (tokenString) {
+                headerParameters["Authorization"] = `Bearer ${tokenString}`;
+            }
+        }
+
+        let urlPath = `/api/games`;
+
+        return {
+            path: urlPath,
+            method: 'POST',
+            headers: headerParameters,
+            query: queryParameters,
+            body: GameStartRequestToJSON(requestParameters['gameStartRequest']),
+        };
+    }
+
+    /**
+     * The server runs the game: it advances every `tickMs` milliseconds from now, whether or not anyone is connected. Join it through the play channel with the single-use `ticket` (valid for `ticketExpiresInSeconds`). A player has one live game: starting another ends the first, which is recorded like any finished game. When the game ends the server records its score on the leaderboard, marked `verified`.
+     * Start a game on the server for the authenticated player.
+     */
+    async gamesStartRaw(requestParameters: GamesStartRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<GameStarted>> {
+        const requestOptions = await this.gamesStartRequestOpts(requestParameters);
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.JSONApiResponse(response, (jsonValue) => GameStartedFromJSON(jsonValue));
+    }
+
+    /**
+     * The server runs the game: it advances every `tickMs` milliseconds from now, whether or not anyone is connected. Join it through the play channel with the single-use `ticket` (valid for `ticketExpiresInSeconds`). A player has one live game: starting another ends the first, which is recorded like any finished game. When the game ends the server records its score on the leaderboard, marked `verified`.
+     * Start a game on the server for the authenticated player.
+     */
+    async gamesStart(requestParameters: GamesStartRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<GameStarted> {
+        const response = await this.gamesStartRaw(requestParameters, initOverrides);
+        return await response.value();
+    }
+
+    /**
+     * Creates request options for gamesTicketIssue without sending the request
+     */
+    async gamesTicketIssueRequestOpts(requestParameters: GamesTicketIssueRequest): Promise<runtime.RequestOpts> {
+        if (requestParameters['gameId'] == null) {
+            throw new runtime.RequiredError(
+                'gameId',
+                'Required parameter "gameId" was null or undefined when calling gamesTicketIssue().'
+            );
+        }
+
+        const queryParameters: any = {};
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+        if (this.configuration && this.configuration.accessToken) {
+            const token = this.configuration.accessToken;
+            const tokenString = await token("bearerAuth", []);
+
+            if (tokenString) {
+                headerParameters["Authorization"] = `Bearer ${tokenString}`;
+            }
+        }
+
+        let urlPath = `/api/games/live/{gameId}/ticket`;
+        urlPath = urlPath.replace('{gameId}', encodeURIComponent(String(requestParameters['gameId'])));
+
+        return {
+            path: urlPath,
+            method: 'POST',
+            headers: headerParameters,
+            query: queryParameters,
+        };
+    }
+
+    /**
+     * A player who dropped can rejoin while the game lasts; the game does not wait for anyone. Another player\'s game is 403.
+     * A new play ticket for your own live game, to rejoin it.
+     */
+    async gamesTicketIssueRaw(requestParameters: GamesTicketIssueRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<PlayTicket>> {
+        const requestOptions = await this.gamesTicketIssueRequestOpts(requestParameters);
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.JSONApiResponse(response, (jsonValue) => PlayTicketFromJSON(jsonValue));
+    }
+
+    /**
+     * A player who dropped can rejoin while the game lasts; the game does not wait for anyone. Another player\'s game is 403.
+     * A new play ticket for your own live game, to rejoin it.
+     */
+    async gamesTicketIssue(requestParameters: GamesTicketIssueRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<PlayTicket> {
+        const response = await this.gamesTicketIssueRaw(requestParameters, initOverrides);
+        return await response.value();
+    }
+
+    /**
      * Creates request options for gamesWatch without sending the request
      */
     async gamesWatchRequestOpts(requestParameters: GamesWatchRequest): Promise<runtime.RequestOpts> {
@@ -96,7 +355,7 @@ export class GamesApi extends runtime.BaseAPI {
     }
 
     /**
-     * A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. An unknown game is refused with 404 before the upgrade. After the `101` the server sends `GameFrame` messages as JSON text; the client sends nothing. For now the server sends the game\'s current frame once and then closes normally (code 1000); a frame on every tick arrives with live games.
+     * A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. An unknown game is refused with 404 before the upgrade, and a game with as many spectators as the server admits with 503. After the `101` the server sends the current frame at once, then every tick\'s frame in order (`sequence` one more each time; a watcher too slow to keep up skips ahead to the latest frame, so it never sees one twice or out of order), then the final frame (`over: true`), then closes (1000). The client sends nothing; anything it sends gets an `error` message and a close with 1008.
      * Watch a game being played, over a WebSocket.
      */
     async gamesWatchRaw(requestParameters: GamesWatchRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<void>> {
@@ -107,7 +366,7 @@ export class GamesApi extends runtime.BaseAPI {
     }
 
     /**
-     * A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. An unknown game is refused with 404 before the upgrade. After the `101` the server sends `GameFrame` messages as JSON text; the client sends nothing. For now the server sends the game\'s current frame once and then closes normally (code 1000); a frame on every tick arrives with live games.
+     * A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. An unknown game is refused with 404 before the upgrade, and a game with as many spectators as the server admits with 503. After the `101` the server sends the current frame at once, then every tick\'s frame in order (`sequence` one more each time; a watcher too slow to keep up skips ahead to the latest frame, so it never sees one twice or out of order), then the final frame (`over: true`), then closes (1000). The client sends nothing; anything it sends gets an `error` message and a close with 1008.
      * Watch a game being played, over a WebSocket.
      */
     async gamesWatch(requestParameters: GamesWatchRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<void> {

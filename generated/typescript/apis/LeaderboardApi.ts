@@ -38,6 +38,10 @@ export interface LeaderboardListRequest {
      * How many entries to return.
      */
     limit?: number;
+    /**
+     * `true`: only scores the server recorded from games it ran (see `verified`); absent or `false`: every score.
+     */
+    verified?: boolean;
 }
 
 export interface LeaderboardSubmitRequest {
@@ -64,6 +68,10 @@ export class LeaderboardApi extends runtime.BaseAPI {
 
         if (requestParameters['limit'] != null) {
             queryParameters['limit'] = requestParameters['limit'];
+        }
+
+        if (requestParameters['verified'] != null) {
+            queryParameters['verified'] = requestParameters['verified'];
         }
 
         const headerParameters: runtime.HTTPHeaders = {};
@@ -137,7 +145,7 @@ export class LeaderboardApi extends runtime.BaseAPI {
     }
 
     /**
-     * The score belongs to the player the token identifies; the body cannot name anyone else. Submissions are rate-limited per player (429 with Retry-After).
+     * The score belongs to the player the token identifies; the body cannot name anyone else. Submissions are rate-limited per player (429 with Retry-After). A score posted here is self-reported (`verified` is false); a server started with `--self-reported-scores off` refuses them with 403 `self_reported_scores_off`, and only games played on the server (`POST /api/games`) reach its leaderboard.
      * Record a finished game\'s score for the authenticated player.
      */
     async leaderboardSubmitRaw(requestParameters: LeaderboardSubmitRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<LeaderboardEntry>> {
@@ -148,7 +156,7 @@ export class LeaderboardApi extends runtime.BaseAPI {
     }
 
     /**
-     * The score belongs to the player the token identifies; the body cannot name anyone else. Submissions are rate-limited per player (429 with Retry-After).
+     * The score belongs to the player the token identifies; the body cannot name anyone else. Submissions are rate-limited per player (429 with Retry-After). A score posted here is self-reported (`verified` is false); a server started with `--self-reported-scores off` refuses them with 403 `self_reported_scores_off`, and only games played on the server (`POST /api/games`) reach its leaderboard.
      * Record a finished game\'s score for the authenticated player.
      */
     async leaderboardSubmit(requestParameters: LeaderboardSubmitRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<LeaderboardEntry> {

@@ -13,53 +13,118 @@
  */
 
 import { mapValues } from '../runtime.js';
-import type { ActiveGame } from './ActiveGame.js';
+import type { GameMode } from './GameMode.js';
 import {
-    ActiveGameFromJSON,
-    ActiveGameFromJSONTyped,
-    ActiveGameToJSON,
-    ActiveGameToJSONTyped,
-} from './ActiveGame.js';
+    GameModeFromJSON,
+    GameModeFromJSONTyped,
+    GameModeToJSON,
+    GameModeToJSONTyped,
+} from './GameMode.js';
+import type { Cell } from './Cell.js';
+import {
+    CellFromJSON,
+    CellFromJSONTyped,
+    CellToJSON,
+    CellToJSONTyped,
+} from './Cell.js';
+import type { Direction } from './Direction.js';
+import {
+    DirectionFromJSON,
+    DirectionFromJSONTyped,
+    DirectionToJSON,
+    DirectionToJSONTyped,
+} from './Direction.js';
+import type { LeaderboardEntry } from './LeaderboardEntry.js';
+import {
+    LeaderboardEntryFromJSON,
+    LeaderboardEntryFromJSONTyped,
+    LeaderboardEntryToJSON,
+    LeaderboardEntryToJSONTyped,
+} from './LeaderboardEntry.js';
 
 /**
- * What a channel's watcher sees of a game at one moment: a server message of `GET /api/games/live/{gameId}/watch`.
+ * A live game at one tick, as the play and watch channels and `GET /api/games/live/{gameId}` show it.
  * @export
  * @interface GameFrame
  */
 export interface GameFrame {
     /**
-     * The kind of server message; `frame` is the only one so far.
-     */
-    type: GameFrameTypeEnum;
-    /**
-     * The frame's number in this connection, from 0, one more for each frame sent.
+     * The game's frame number: 0 is the starting position and each tick adds one; the final frame is one more than the last tick's.
      */
     sequence: number;
     /**
      * 
      */
-    game: ActiveGame;
+    gameId: string;
+    /**
+     * 3 to 20 letters, digits, `_` or `-`; unique ignoring case.
+     */
+    username: string;
+    /**
+     * 
+     */
+    mode: GameMode;
+    /**
+     * Points scored in one game.
+     */
+    score: number;
+    /**
+     * The snake's cells, head first.
+     */
+    snake: Array<Cell>;
+    /**
+     * 
+     */
+    food?: Cell;
+    /**
+     * 
+     */
+    direction: Direction;
+    /**
+     * Ticks played so far.
+     */
+    ticks: number;
+    /**
+     * True on the final frame.
+     */
+    over: boolean;
+    /**
+     * On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping.
+     */
+    endReason?: GameFrameEndReasonEnum;
+    /**
+     * 
+     */
+    entry?: LeaderboardEntry;
 }
 
 
 /**
  * @export
  */
-export const GameFrameTypeEnum = {
-    Frame: 'frame',
+export const GameFrameEndReasonEnum = {
+    HitWall: 'hit_wall',
+    HitSelf: 'hit_self',
+    BoardFull: 'board_full',
+    ReplacedByNewGame: 'replaced_by_new_game',
+    ServerShuttingDown: 'server_shutting_down',
 } as const;
-export type GameFrameTypeEnum = typeof GameFrameTypeEnum[keyof typeof GameFrameTypeEnum];
+export type GameFrameEndReasonEnum = typeof GameFrameEndReasonEnum[keyof typeof GameFrameEndReasonEnum];
 
 
 /**
  * Check if a given object implements the GameFrame interface.
  */
 export function instanceOfGameFrame(value: object): value is GameFrame {
-    if (!('type' in value) || value['type'] === undefined) return false;
-    if (value['type'] !== 'frame') return false;
-    
     if (!('sequence' in value) || value['sequence'] === undefined) return false;
-    if (!('game' in value) || value['game'] === undefined) return false;
+    if (!('gameId' in value) || value['gameId'] === undefined) return false;
+    if (!('username' in value) || value['username'] === undefined) return false;
+    if (!('mode' in value) || value['mode'] === undefined) return false;
+    if (!('score' in value) || value['score'] === undefined) return false;
+    if (!('snake' in value) || value['snake'] === undefined) return false;
+    if (!('direction' in value) || value['direction'] === undefined) return false;
+    if (!('ticks' in value) || value['ticks'] === undefined) return false;
+    if (!('over' in value) || value['over'] === undefined) return false;
     return true;
 }
 
@@ -73,9 +138,18 @@ export function GameFrameFromJSONTyped(json: any, ignoreDiscriminator: boolean):
     }
     return {
         
-        'type': json['type'],
         'sequence': json['sequence'],
-        'game': ActiveGameFromJSON(json['game']),
+        'gameId': json['gameId'],
+        'username': json['username'],
+        'mode': GameModeFromJSON(json['mode']),
+        'score': json['score'],
+        'snake': ((json['snake'] as Array<any>).map(CellFromJSON)),
+        'food': json['food'] == null ? undefined : CellFromJSON(json['food']),
+        'direction': DirectionFromJSON(json['direction']),
+        'ticks': json['ticks'],
+        'over': json['over'],
+        'endReason': json['endReason'] == null ? undefined : json['endReason'],
+        'entry': json['entry'] == null ? undefined : LeaderboardEntryFromJSON(json['entry']),
     };
 }
 
@@ -90,9 +164,18 @@ export function GameFrameToJSONTyped(value?: GameFrame | null, ignoreDiscriminat
 
     return {
         
-        'type': value['type'],
         'sequence': value['sequence'],
-        'game': ActiveGameToJSON(value['game']),
+        'gameId': value['gameId'],
+        'username': value['username'],
+        'mode': GameModeToJSON(value['mode']),
+        'score': value['score'],
+        'snake': ((value['snake'] as Array<any>).map(CellToJSON)),
+        'food': CellToJSON(value['food']),
+        'direction': DirectionToJSON(value['direction']),
+        'ticks': value['ticks'],
+        'over': value['over'],
+        'endReason': value['endReason'],
+        'entry': LeaderboardEntryToJSON(value['entry']),
     };
 }
 

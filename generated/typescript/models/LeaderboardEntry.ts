@@ -47,6 +47,14 @@ export interface LeaderboardEntry {
      * When the score was recorded (RFC 3339).
      */
     timestamp: Date;
+    /**
+     * True when the server recorded the score from a game it ran (`POST /api/games`); false for a self-reported score (`POST /api/leaderboard`).
+     */
+    verified: boolean;
+    /**
+     * The game a verified score was recorded from; absent for self-reported ones.
+     */
+    gameId?: string;
 }
 
 
@@ -60,6 +68,7 @@ export function instanceOfLeaderboardEntry(value: object): value is LeaderboardE
     if (!('score' in value) || value['score'] === undefined) return false;
     if (!('mode' in value) || value['mode'] === undefined) return false;
     if (!('timestamp' in value) || value['timestamp'] === undefined) return false;
+    if (!('verified' in value) || value['verified'] === undefined) return false;
     return true;
 }
 
@@ -78,6 +87,8 @@ export function LeaderboardEntryFromJSONTyped(json: any, ignoreDiscriminator: bo
         'score': json['score'],
         'mode': GameModeFromJSON(json['mode']),
         'timestamp': (json['timestamp'] == null ? json['timestamp'] : parseDateTime(json['timestamp'])),
+        'verified': json['verified'],
+        'gameId': json['gameId'] == null ? undefined : json['gameId'],
     };
 }
 
@@ -97,6 +108,8 @@ export function LeaderboardEntryToJSONTyped(value?: LeaderboardEntry | null, ign
         'score': value['score'],
         'mode': GameModeToJSON(value['mode']),
         'timestamp': value['timestamp'] == null ? value['timestamp'] : serializeDateTime(value['timestamp']),
+        'verified': value['verified'],
+        'gameId': value['gameId'],
     };
 }
 

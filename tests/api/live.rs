@@ -1,0 +1,515 @@
+//! Live games through the API, as a player and spectators use them: `POST /api/games`, the play
+//! channel, the watch channel, `GET /api/games/live/{gameId}` and the verified score the server
+//! records, all through the generated client, with the channels spoken by tokio-tungstenite.
+
+use futures::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use snake_arena_server::games::engine::{Direction, LoggedTurn, replay};
+use snake_arena_server::model::GameMode;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::common::{SignedUpPlayer, TestContext, types};
+
+/// A tick short enough for a whole game to take a fraction of a second.
+const FAST_TICK_MS: u32 = 15;
+
+/// A tick long enough for spectators to connect before the first moves.
+const WATCHED_TICK_MS: u32 = 60;
+
+type Socket = WebSocketStream<reqwest::Upgraded>;
+
+async fn socket_of(upgraded: crate::common::ResponseValue<reqwest::Upgraded>) -> Socket {
+    assert_eq!(upgraded.status(), StatusCode::SWITCHING_PROTOCOLS);
+    WebSocketStream::from_raw_socket(upgraded.into_inner(), Role::Client, None).await
+}
+
+/// What the server sent next: a message as the contract types it, with its text, or the close.
+enum Received {
+    Message(Box<types::ServerMessage>, String),
+    Closed(Option<CloseCode>),
+}
+
+async fn receive(socket: &mut Socket) -> Received {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => {
+                let message = serde_json::from_str(text.as_str())
+                    .unwrap_or_else(|error| panic!("{text} is no ServerMessage: {error}"));
+                return Received::Message(Box::new(message), text.to_string());
+            }
+            Some(Ok(Message::Close(frame))) => return Received::Closed(frame.map(|f| f.code)),
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+            Some(Ok(Message::Binary(_))) => panic!("the server sends JSON text only"),
+            Some(Err(error)) => panic!("the channel failed: {error}"),
+            None => return Received::Closed(None),
+        }
+    }
+}
+
+/// Every frame until the server closes, with the frames' texts, and the close code.
+async fn frames_until_closed(socket: &mut Socket) -> (Vec<(types::GameFrame, String)>, CloseCode) {
+    let mut frames = Vec::new();
+    loop {
+        match receive(socket).await {
+            Received::Message(message, text) => {
+                assert_eq!(message.type_, types::ServerMessageType::Frame, "{text}");
+                frames.push((message.frame.expect("a frame message has its frame"), text));
+            }
+            Received::Closed(code) => return (frames, code.expect("a close code")),
+        }
+    }
+}
+
+async fn start_game(player: &SignedUpPlayer, mode: types::GameMode) -> types::GameStarted {
+    player
+        .client
+        .games_start(&types::GameStartRequest { mode })
+        .await
+        .expect("the game starts")
+        .into_inner()
+}
+
+async fn play(context: &TestContext, started: &types::GameStarted) -> Socket {
+    let upgraded = context
+        .client()
+        .games_play(
+            &started.game_id,
+            Some(&types::GamesPlayTicket::try_from(started.ticket.to_string()).expect("a ticket")),
+        )
+        .await
+        .expect("the play channel opens");
+    socket_of(upgraded).await
+}
+
+async fn send_turn(socket: &mut Socket, direction: &str) {
+    let turn = serde_json::json!({"type": "turn", "direction": direction}).to_string();
+    socket
+        .send(Message::text(turn))
+        .await
+        .expect("the turn is sent");
+}
+
+fn direction_of(name: &str) -> Direction {
+    match name {
+        "up" => Direction::Up,
+        "down" => Direction::Down,
+        "left" => Direction::Left,
+        _ => Direction::Right,
+    }
+}
+
+#[tokio::test]
+async fn a_game_played_through_the_api_ends_as_the_engine_replays_it_and_its_verified_score_is_on_the_board()
+ {
+    let context = TestContext::start_with(|config| {
+        config.game_tick_ms = FAST_TICK_MS;
+        config.demo_bots = 0;
+    })
+    .await;
+    let player = context.sign_up_fresh_player().await;
+    let started = start_game(&player, types::GameMode::Walls).await;
+    assert_eq!((started.width.get(), started.height.get()), (20, 20));
+    assert_eq!(started.tick_ms.get(), FAST_TICK_MS);
+
+    let mut socket = play(&context, &started).await;
+    // Left, then down: two ticks, one turn each, so the snake heads down the left of the board.
+    send_turn(&mut socket, "left").await;
+    send_turn(&mut socket, "down").await;
+    let (frames, close) = frames_until_closed(&mut socket).await;
+    assert_eq!(close, CloseCode::Normal);
+    let (last, _) = frames.last().expect("frames arrived");
+    assert!(last.over, "the last frame says the game is over");
+    assert_eq!(last.end_reason, Some(types::GameFrameEndReason::HitWall));
+    for pair in frames.windows(2) {
+        assert_eq!(
+            pair[1].0.sequence,
+            pair[0].0.sequence + 1,
+            "frames in order"
+        );
+    }
+
+    // The engine, given the seed and turns the server recorded, plays the very same game.
+    let finished = context
+        .state()
+        .store
+        .finished_game(started.game_id)
+        .await
+        .expect("the store answers")
+        .expect("the finished game is recorded");
+    let turns: Vec<LoggedTurn> = finished.turns.clone();
+    assert_eq!(
+        turns.iter().map(|turn| turn.direction).collect::<Vec<_>>(),
+        vec![direction_of("left"), direction_of("down")]
+    );
+    let replayed = replay(GameMode::Walls, finished.seed, &turns, finished.ticks).expect("replay");
+    assert_eq!(i64::from(replayed.score()), i64::from(last.score.0));
+    assert_eq!(replayed.ticks() as i64, last.ticks);
+    let head = replayed.head();
+    assert_eq!(
+        (i32::from(head.x), i32::from(head.y)),
+        (last.snake[0].x.0, last.snake[0].y.0)
+    );
+
+    let entry = last
+        .entry
+        .clone()
+        .expect("the final frame carries the entry");
+    assert!(entry.verified);
+    assert_eq!(entry.game_id, Some(started.game_id));
+    assert_eq!(entry.score, last.score);
+    let verified_board = context
+        .client()
+        .leaderboard_list(None, Some(types::GameMode::Walls), Some(true))
+        .await
+        .expect("the verified board")
+        .into_inner();
+    assert_eq!(verified_board.as_slice(), &[entry]);
+}
+
+#[tokio::test]
+async fn two_spectators_receive_exactly_the_player_s_frames_in_order_none_missing() {
+    let context = TestContext::start_with(|config| {
+        config.game_tick_ms = WATCHED_TICK_MS;
+        config.demo_bots = 0;
+    })
+    .await;
+    let player = context.sign_up_fresh_player().await;
+    let started = start_game(&player, types::GameMode::Walls).await;
+    let mut player_socket = play(&context, &started).await;
+    let mut spectators = Vec::new();
+    for _ in 0..2 {
+        let upgraded = context
+            .client()
+            .games_watch(&started.game_id)
+            .await
+            .expect("the watch channel opens");
+        spectators.push(socket_of(upgraded).await);
+    }
+    send_turn(&mut player_socket, "right").await;
+
+    let (played, _) = frames_until_closed(&mut player_socket).await;
+    for spectator in &mut spectators {
+        let (watched, close) = frames_until_closed(spectator).await;
+        assert_eq!(close, CloseCode::Normal);
+        let first = watched[0].0.sequence;
+        let played_from_there: Vec<&String> = played
+            .iter()
+            .filter(|(frame, _)| frame.sequence >= first)
+            .map(|(_, text)| text)
+            .collect();
+        let watched_texts: Vec<&String> = watched.iter().map(|(_, text)| text).collect();
+        assert_eq!(
+            watched_texts, played_from_there,
+            "a spectator gets the player's frames, byte for byte, from the one it joined at"
+        );
+        assert!(watched.last().expect("frames").0.over);
+    }
+}
+
+#[tokio::test]
+async fn one_game_s_current_frame_is_readable_and_an_unknown_game_is_404() {
+    let context = TestContext::start_with(|config| {
+        config.game_tick_ms = 60_000;
+        config.demo_bots = 0;
+    })
+    .await;
+    let player = context.sign_up_fresh_player().await;
+    let started = start_game(&player, types::GameMode::PassThrough).await;
+    let frame = context
+        .client()
+        .games_live_view(&started.game_id)
+        .await
+        .expect("the frame")
+        .into_inner();
+    assert_eq!(frame.game_id, started.game_id);
+    assert_eq!(frame.sequence, 0);
+    assert_eq!(frame.username.as_str(), player.username);
+    assert_eq!(frame.mode, types::GameMode::PassThrough);
+    assert!(!frame.over);
+
+    let unknown = context
+        .raw_get(&format!("/api/games/live/{}", uuid::Uuid::nil()), None)
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.body["code"], "unknown_game");
+}
+
+/// The status and error code of a channel request the server refused before the upgrade.
+async fn refusal_of_play(
+    context: &TestContext,
+    game_id: uuid::Uuid,
+    ticket: Option<&str>,
+) -> (u16, String) {
+    let mut path = format!("/api/games/live/{game_id}/play");
+    if let Some(ticket) = ticket {
+        path.push_str(&format!("?ticket={ticket}"));
+    }
+    let response = context.raw_websocket_handshake(&path).await;
+    (
+        response.status.as_u16(),
+        response.body["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_play_channel_refuses_a_missing_used_or_foreign_ticket_and_an_unknown_game_before_the_upgrade()
+ {
+    let context = TestContext::start_with(|config| {
+        config.game_tick_ms = 60_000;
+        config.demo_bots = 0;
+    })
+    .await;
+    let owner = context.sign_up_fresh_player().await;
+    let other = context.sign_up_fresh_player().await;
+    let owners_game = start_game(&owner, types::GameMode::Walls).await;
+    let others_game = start_game(&other, types::GameMode::Walls).await;
+
+    assert_eq!(
+        refusal_of_play(&context, owners_game.game_id, None).await,
+        (401, "invalid_ticket".to_owned())
+    );
+    assert_eq!(
+        refusal_of_play(&context, owners_game.game_id, Some("not-a-ticket")).await,
+        (401, "invalid_ticket".to_owned())
+    );
+    assert_eq!(
+        refusal_of_play(
+            &context,
+            others_game.game_id,
+            Some(owners_game.ticket.as_str())
+        )
+        .await,
+        (403, "not_your_game".to_owned())
+    );
+    assert_eq!(
+        refusal_of_play(
+            &context,
+            uuid::Uuid::nil(),
+            Some(others_game.ticket.as_str())
+        )
+        .await,
+        (404, "unknown_game".to_owned())
+    );
+    // The refused attempts above spent the owner's ticket on the wrong game: it admits once only.
+    assert_eq!(
+        refusal_of_play(
+            &context,
+            owners_game.game_id,
+            Some(owners_game.ticket.as_str())
+        )
+        .await,
+        (401, "invalid_ticket".to_owned())
+    );
+    // The other player's ticket survived the 404 (the unknown game was refused first) and admits once.
+    let socket = play(&context, &others_game).await;
+    drop(socket);
+    assert_eq!(
+        refusal_of_play(
+            &context,
+            others_game.game_id,
+            Some(others_game.ticket.as_str())
+        )
+        .await,
+        (401, "invalid_ticket".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_player_who_drops_rejoins_with_a_new_ticket_and_only_the_owner_gets_one() {
+    let context = TestContext::start_with(|config| {
+        config.game_tick_ms = WATCHED_TICK_MS;
+        config.demo_bots = 0;
+    })
+    .await;
+    let player = context.sign_up_fresh_player().await;
+    let other = context.sign_up_fresh_player().await;
+    let started = start_game(&player, types::GameMode::PassThrough).await;
+    let mut socket = play(&context, &started).await;
+    let Received::Message(first, _) = receive(&mut socket).await else {
+        panic!("a first frame");
+    };
+    drop(socket);
+
+    let refused = other
+        .client
+        .games_ticket_issue(&started.game_id)
+        .await
+        .expect_err("another player's game");
+    assert_eq!(refused.status(), Some(StatusCode::FORBIDDEN));
+
+    let ticket = player
+        .client
+        .games_ticket_issue(&started.game_id)
+        .await
+        .expect("a new ticket")
+        .into_inner();
+    let upgraded = context
+        .client()
+        .games_play(
+            &started.game_id,
+            Some(&types::GamesPlayTicket::try_from(ticket.ticket.to_string()).expect("a ticket")),
+        )
+        .await
+        .expect("the play channel opens again");
+    let mut socket = socket_of(upgraded).await;
+    let Received::Message(again, _) = receive(&mut socket).await else {
+        panic!("a frame after rejoining");
+    };
+    assert_eq!(
+        again.frame.expect("a frame").game_id,
+        first.frame.expect("a frame").game_id
+    );
+}
+
+/// Sends `message` on a fresh play channel and returns the error code the server answers with
+/// and its close code.
+async fn misbehave(
+    context: &TestContext,
+    player: &SignedUpPlayer,
+    messages: Vec<Message>,
+) -> (String, CloseCode) {
+    let started = start_game(player, types::GameMode::PassThrough).await;
+    let mut socket = play(context, &started).await;
+    for message in messages {
+        // The server may close before the last of a flood is written.
+        if socket.send(message).await.is_err() {
+            break;
+        }
+    }
+    loop {
+        match receive(&mut socket).await {
+            Received::Message(message, text) => {
+                if message.type_ == types::ServerMessageType::Error {
+                    let code = message.error.expect("an error message has its error").code;
+                    let Received::Closed(close) = receive(&mut socket).await else {
+                        panic!("the server closes after an error message, after {text}");
+                    };
+                    return (code.to_string(), close.expect("a close code"));
+                }
+            }
+            Received::Closed(close) => panic!("closed without an error message: {close:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_oversized_or_flooding_client_gets_an_error_message_and_a_close() {
+    let context = TestContext::start_with(|config| {
+        config.game_tick_ms = 60_000;
+        config.demo_bots = 0;
+    })
+    .await;
+    let player = context.sign_up_fresh_player().await;
+
+    let malformed = misbehave(
+        &context,
+        &player,
+        vec![Message::text("{\"type\": \"jump\"}")],
+    )
+    .await;
+    assert_eq!(malformed, ("invalid_message".to_owned(), CloseCode::Policy));
+
+    let binary = misbehave(&context, &player, vec![Message::binary(vec![1, 2, 3])]).await;
+    assert_eq!(binary, ("invalid_message".to_owned(), CloseCode::Policy));
+
+    let oversized = format!(
+        "{{\"type\": \"turn\", \"direction\": \"up\", \"padding\": \"{}\"}}",
+        "x".repeat(2000)
+    );
+    let too_big = misbehave(&context, &player, vec![Message::text(oversized)]).await;
+    assert_eq!(too_big, ("message_too_big".to_owned(), CloseCode::Size));
+
+    let flood = (0..100)
+        .map(|index| {
+            let direction = if index % 2 == 0 { "left" } else { "up" };
+            Message::text(serde_json::json!({"type": "turn", "direction": direction}).to_string())
+        })
+        .collect();
+    let flooded = misbehave(&context, &player, flood).await;
+    assert_eq!(flooded, ("message_flood".to_owned(), CloseCode::Policy));
+}
+
+#[tokio::test]
+async fn a_spectator_who_sends_anything_gets_an_error_message_and_a_close() {
+    let context = TestContext::start_with(|config| config.game_tick_ms = 60_000).await;
+    let game = context
+        .client()
+        .games_active_list()
+        .await
+        .expect("the list")
+        .into_inner()
+        .into_iter()
+        .next()
+        .expect("a bot's game");
+    let upgraded = context
+        .client()
+        .games_watch(&game.id)
+        .await
+        .expect("the watch channel opens");
+    let mut socket = socket_of(upgraded).await;
+    send_turn(&mut socket, "up").await;
+    let mut saw_error = false;
+    loop {
+        match receive(&mut socket).await {
+            Received::Message(message, _) => {
+                if message.type_ == types::ServerMessageType::Error {
+                    saw_error = true;
+                }
+            }
+            Received::Closed(close) => {
+                assert_eq!(close, Some(CloseCode::Policy));
+                break;
+            }
+        }
+    }
+    assert!(saw_error, "the spectator was told why");
+}
+
+#[tokio::test]
+async fn self_reported_scores_are_marked_unverified_and_refused_with_403_when_turned_off() {
+    let context = TestContext::start().await;
+    let player = context.sign_up_fresh_player().await;
+    let entry = player
+        .client
+        .leaderboard_submit(&types::ScoreSubmission {
+            score: types::Score::from(120),
+            mode: types::GameMode::Walls,
+        })
+        .await
+        .expect("a self-reported score")
+        .into_inner();
+    assert!(!entry.verified);
+    assert_eq!(entry.game_id, None);
+
+    let strict = TestContext::start_with(|config| {
+        config.self_reported_scores = snake_arena_server::config::Switch::Off;
+    })
+    .await;
+    let player = strict.sign_up_fresh_player().await;
+    let refused = strict
+        .raw_post_json(
+            "/api/leaderboard",
+            &serde_json::json!({"score": 120, "mode": "walls"}),
+            Some(&player.token),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.body["code"], "self_reported_scores_off");
+    let board = strict
+        .client()
+        .leaderboard_list(None, None, None)
+        .await
+        .expect("the board")
+        .into_inner();
+    assert!(
+        board
+            .iter()
+            .all(|entry| entry.score.0 != 120 || entry.username.as_str() != player.username)
+    );
+}
