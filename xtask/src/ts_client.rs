@@ -394,7 +394,9 @@ pub fn run_test(arguments: &[String]) -> Result<String, String> {
     run_in(
         &project,
         "node",
-        &["--test", COMPILED_TEST],
+        // Node 20 has its WebSocket client (the one browsers have) behind this flag; the test
+        // watches a game with it.
+        &["--experimental-websocket", "--test", COMPILED_TEST],
         Some(("SNAKE_ARENA_URL", &base_url)),
     )?;
     Ok(format!(

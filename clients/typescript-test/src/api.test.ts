@@ -16,6 +16,9 @@ import {
   LeaderboardApi,
   ModelErrorFromJSON,
   ResponseError,
+  ServerMessageFromJSON,
+  ServerMessageTypeEnum,
+  type GameFrame,
   type ModelError,
   type User,
 } from "../../../generated/typescript/index.js";
@@ -142,6 +145,38 @@ test("spectators see the active games, each snake and its food on the board", as
     assert.ok(game.snake.every(onBoard), "every snake cell is on the board");
     assert.ok(onBoard(game.food), "the food is on the board");
   }
+});
+
+test("a spectator watches a live game over the watch channel, frame after frame, in the generated types", async () => {
+  const games = await new GamesApi(configuration()).gamesActiveList();
+  const game = games[0];
+  assert.ok(game !== undefined, "a seeded server has live games (its demo bots)");
+  const socket = new WebSocket(`${basePath.replace(/^http/, "ws")}/api/games/live/${game.id}/watch`);
+  const frames: GameFrame[] = [];
+  await new Promise<void>((resolve, reject) => {
+    socket.addEventListener("message", (event: MessageEvent) => {
+      const message = ServerMessageFromJSON(JSON.parse(String(event.data)));
+      if (message.type !== ServerMessageTypeEnum.Frame || message.frame === undefined) {
+        reject(new Error(`expected a frame, got ${String(event.data)}`));
+        return;
+      }
+      frames.push(message.frame);
+      // The current frame, then two ticks' frames (the default tick is 150 ms).
+      if (frames.length === 3) {
+        socket.close();
+        resolve();
+      }
+    });
+    // A bot's game may end within two ticks; the server then closes after the final frame.
+    socket.addEventListener("close", () => resolve());
+    socket.addEventListener("error", () => reject(new Error("the watch channel failed")));
+  });
+  assert.ok(frames.length > 0, "the current frame arrives at once");
+  assert.equal(frames[0]?.gameId, game.id);
+  frames.slice(1).forEach((frame, index) => {
+    assert.equal(frame.sequence, (frames[index]?.sequence ?? 0) + 1, "frames arrive in order, none missing");
+  });
+  assert.ok(frames.every((frame) => frame.snake.length >= 3 && frame.username === game.username));
 });
 
 test("a wrong password is refused with a 401 whose code and detail a program can read", async () => {
