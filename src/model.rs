@@ -93,7 +93,7 @@ impl ScoreEntry {
 }
 
 /// Which scores a leaderboard read considers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct ScoreFilter {
     /// One mode, or `None` for both modes merged.
     pub mode: Option<GameMode>,

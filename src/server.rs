@@ -70,6 +70,9 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
             .await
             .map_err(|error| StartError::Seed(format!("{error:?}")))?;
     }
+    // Every leaderboard read from here on is answered from a board cached in front of the store
+    // (and every score written through it refreshes the boards).
+    let store: Arc<dyn Store> = Arc::new(crate::store::cached::CachedStore::new(store));
     let live_games = LiveGames::new(
         Arc::clone(&store),
         config.live_games_settings(),
@@ -99,6 +102,7 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
             .with_self_reported_scores(config.self_reported_scores == crate::config::Switch::On),
         spectating: Spectating::new(live_games.clone()),
         live_games,
+        prepared_boards: crate::http::prepared::PreparedBoards::default(),
         channels: crate::http::channels::ChannelLimits::new(
             config.max_channels as usize,
             std::time::Duration::from_secs(u64::from(config.channel_ping_seconds)),

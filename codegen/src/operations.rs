@@ -30,6 +30,10 @@ pub struct GeneratedOperations {
     pub channel_messages: Vec<TokenStream>,
 }
 
+/// The extension that lets an operation answer with JSON encoded once for many answers
+/// (`support::Prepared`), for hot reads; it changes the Rust signature, never the document.
+const PREPARED_EXTENSION: &str = "x-snake-arena-prepared-response";
+
 /// The extension Dropshot puts on a WebSocket operation, and that marks one in the contract.
 pub const WEBSOCKET_EXTENSION: &str = "x-dropshot-websocket";
 
@@ -724,7 +728,20 @@ pub fn generate_operations(
                             &format!("{type_prefix}Response"),
                         )?;
                         let body_type = resolved.rust_type;
+                        let prepared = match operation.extensions.get(PREPARED_EXTENSION) {
+                            None => false,
+                            Some(serde_json::Value::Bool(prepared)) if *code == 200 => *prepared,
+                            Some(_) => {
+                                return Err(GenerateError::new(
+                                    &format!("{pointer}/{PREPARED_EXTENSION}"),
+                                    "`x-snake-arena-prepared-response` is `true` or `false`, on an operation whose success is 200",
+                                ));
+                            }
+                        };
                         match code {
+                            200 if prepared => {
+                                quote!(::dropshot::HttpResponseOk<support::Prepared<#body_type>>)
+                            }
                             200 => quote!(::dropshot::HttpResponseOk<#body_type>),
                             201 => quote!(::dropshot::HttpResponseCreated<#body_type>),
                             _ => quote!(::dropshot::HttpResponseAccepted<#body_type>),

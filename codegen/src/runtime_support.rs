@@ -605,6 +605,52 @@ impl<T, E> ResultParts for Result<T, E> {
     type Success = T;
 }
 
+/// The body of an operation marked `x-snake-arena-prepared-response: true`: either a value,
+/// encoded when it is sent, or JSON text encoded earlier (once, for many answers) that is sent
+/// as it is. Its JSON Schema is the value's, so the served document does not change.
+#[derive(Debug, Clone)]
+pub enum Prepared<T> {
+    Value(T),
+    Json(std::sync::Arc<serde_json::value::RawValue>),
+}
+
+impl<T> From<T> for Prepared<T> {
+    fn from(value: T) -> Self {
+        Self::Value(value)
+    }
+}
+
+impl<T: serde::Serialize> Prepared<T> {
+    /// Encodes `value` once, for answers that will share it.
+    pub fn encode(value: &T) -> serde_json::Result<std::sync::Arc<serde_json::value::RawValue>> {
+        let text = serde_json::to_string(value)?;
+        Ok(std::sync::Arc::from(serde_json::value::RawValue::from_string(text)?))
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for Prepared<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Value(value) => value.serialize(serializer),
+            Self::Json(json) => json.serialize(serializer),
+        }
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Prepared<T> {
+    fn schema_name() -> String {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+        T::json_schema(generator)
+    }
+
+    fn is_referenceable() -> bool {
+        T::is_referenceable()
+    }
+}
+
 /// The client messages of a channel whose contract names none (`x-snake-arena-messages` without
 /// `client`): no message can be read as one, so every client message is refused.
 #[derive(Debug)]

@@ -625,3 +625,29 @@ fn a_101_response_without_the_websocket_extension_is_refused() {
         "{message}"
     );
 }
+
+#[test]
+fn a_prepared_response_operation_answers_with_support_prepared_of_its_body() {
+    let paths = THING_PATH.replace(
+        "      operationId: thing_view\n",
+        "      operationId: thing_view\n      x-snake-arena-prepared-response: true\n",
+    );
+    let code = squash(&generated(&paths, THING_SCHEMA));
+    assert!(
+        code.contains("::dropshot::HttpResponseOk<support::Prepared<types::Thing>>"),
+        "{code}"
+    );
+}
+
+#[test]
+fn a_prepared_response_flag_that_is_not_a_boolean_is_refused_at_its_pointer() {
+    let paths = THING_PATH.replace(
+        "      operationId: thing_view\n",
+        "      operationId: thing_view\n      x-snake-arena-prepared-response: yes please\n",
+    );
+    let error = refused(&paths, THING_SCHEMA);
+    assert!(
+        error.contains("/get/x-snake-arena-prepared-response"),
+        "{error}"
+    );
+}

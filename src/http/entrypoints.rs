@@ -13,6 +13,7 @@ use crate::http::channels;
 use crate::http::context::ServerState;
 use crate::http::error::ApiError;
 use crate::http::wire;
+use crate::model::ScoreFilter;
 
 /// The server's implementation of the contract; never constructed, only named.
 pub enum SnakeArenaServer {}
@@ -81,25 +82,22 @@ impl SnakeArenaApi for SnakeArenaServer {
     async fn leaderboard_list(
         rqctx: RequestContext<ServerState>,
         query: Query<types::LeaderboardListQuery>,
-    ) -> Result<HttpResponseOk<types::LeaderboardListResponse>, ApiError> {
+    ) -> Result<HttpResponseOk<support::Prepared<types::LeaderboardListResponse>>, ApiError> {
         let query = query.into_inner();
         let mode = query.mode.map(wire::game_mode_from_wire);
+        let filter = if query.verified {
+            ScoreFilter::verified(mode)
+        } else {
+            ScoreFilter::mode(mode)
+        };
         // The contract bounds `limit` to 1..=100, so the conversion cannot fail in practice.
         let limit = usize::try_from(query.limit.into_inner())
             .map_err(|_| ApiError::internal("a validated limit is negative"))?;
-        let leaderboard = &rqctx.context().leaderboard;
-        let entries = if query.verified {
-            leaderboard.top_verified(mode, limit).await?
-        } else {
-            leaderboard.top(mode, limit).await?
-        };
-        let entries = entries
-            .into_iter()
-            .map(wire::leaderboard_entry_to_wire)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(HttpResponseOk(types::LeaderboardListResponse::try_from(
-            entries,
-        )?))
+        let state = rqctx.context();
+        let board = state.leaderboard.board(filter).await?;
+        Ok(HttpResponseOk(
+            state.prepared_boards.answer(filter, limit, board)?,
+        ))
     }
 
     async fn leaderboard_submit(

@@ -16,4 +16,5 @@ pub mod entrypoints;
 pub mod error;
 pub mod frames;
 pub mod policy;
+pub mod prepared;
 pub mod wire;

@@ -48,6 +48,12 @@ impl Leaderboard {
         Ok(entry)
     }
 
+    /// The board `filter` names, best first, as the store shares it: the same allocation as
+    /// an earlier answer means no score was written since (see `Store::top_board`).
+    pub async fn board(&self, filter: ScoreFilter) -> Result<Arc<[ScoreEntry]>> {
+        self.store.top_board(filter).await
+    }
+
     /// The best `limit` scores, for one mode or across both, best first.
     pub async fn top(&self, mode: Option<GameMode>, limit: usize) -> Result<Vec<ScoreEntry>> {
         self.store.top_scores(ScoreFilter::mode(mode), limit).await

@@ -1,5 +1,6 @@
 //! The storage contract the services depend on, expressed in domain types only, so backends can be swapped.
 
+pub mod cached;
 pub mod database_url;
 pub mod memory;
 pub mod sqlite;
@@ -56,6 +57,14 @@ pub trait Store: Send + Sync + 'static {
     /// Order: higher score first; on equal scores the earlier `recorded_at` first, then the
     /// smaller id, so the order is total and stable.
     async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>>;
+
+    /// The whole board of `filter` (its best `cached::BOARD_LENGTH` scores) as one shared slice,
+    /// so that readers can share it and the HTTP edge can reuse what it encoded from it: a board
+    /// that is the same allocation as before has not changed. `CachedStore` keeps it; other
+    /// stores read it anew.
+    async fn top_board(&self, filter: ScoreFilter) -> Result<Arc<[ScoreEntry]>> {
+        Ok(self.top_scores(filter, cached::BOARD_LENGTH).await?.into())
+    }
 
     /// Keeps a game the server ran to its end and, for a player's game, its verified score, in
     /// one step: either both are stored or neither is, so a score never lacks its game and a

@@ -1,0 +1,250 @@
+//! A read-through cache of the leaderboards in front of any store: each board (a mode or both,
+//! every score or only verified ones) is read once as its best [`BOARD_LENGTH`] entries and shared
+//! by every reader until a score is written through this store or the board is older than its
+//! time to live.
+//!
+//! Reads of the best scores are the hottest path of the API, and on SQLite or PostgreSQL each is
+//! a query; the cache makes them cost what the in-memory store costs. Writes through this
+//! process drop the boards at once. Writes through another process on the same database
+//! (several instances on PostgreSQL) cannot be seen here, so a board is never kept longer than
+//! its time to live: that bounds how stale another instance's write can leave it, also when a
+//! change notification is lost.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::accounts::tokens::TokenHash;
+use crate::error::Result;
+use crate::model::{FinishedGame, ScoreEntry, ScoreFilter, SessionRecord, StoredPlayer};
+use crate::store::Store;
+
+/// The longest board a read may ask for (the contract's largest `limit`).
+pub const BOARD_LENGTH: usize = 100;
+
+/// How long a board is kept when nothing invalidates it.
+pub const BOARD_TIME_TO_LIVE: Duration = Duration::from_secs(1);
+
+/// One board as read from the store, best first, with when it was read.
+struct CachedBoard {
+    entries: Arc<[ScoreEntry]>,
+    read_at: Instant,
+}
+
+/// A store whose leaderboard reads are cached; every other call goes straight through.
+pub struct CachedStore {
+    inner: Arc<dyn Store>,
+    boards: RwLock<HashMap<ScoreFilter, CachedBoard>>,
+    /// Counts the writes that invalidate boards, so a board read while a score was being written
+    /// is not kept as if it were current.
+    writes: std::sync::atomic::AtomicU64,
+    time_to_live: Duration,
+}
+
+impl CachedStore {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self::with_time_to_live(inner, BOARD_TIME_TO_LIVE)
+    }
+
+    pub fn with_time_to_live(inner: Arc<dyn Store>, time_to_live: Duration) -> Self {
+        Self {
+            inner,
+            boards: RwLock::new(HashMap::new()),
+            writes: std::sync::atomic::AtomicU64::new(0),
+            time_to_live,
+        }
+    }
+
+    /// Drops every cached board, for a write this store did not see (another instance's, told
+    /// by a change notification).
+    pub fn invalidate(&self) {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.boards
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    fn cached(&self, filter: ScoreFilter) -> Option<Arc<[ScoreEntry]>> {
+        let boards = self.boards.read().unwrap_or_else(PoisonError::into_inner);
+        let board = boards.get(&filter)?;
+        (board.read_at.elapsed() < self.time_to_live).then(|| Arc::clone(&board.entries))
+    }
+}
+
+#[async_trait]
+impl Store for CachedStore {
+    async fn create_player(&self, player: StoredPlayer) -> Result<()> {
+        self.inner.create_player(player).await
+    }
+
+    async fn player_by_email(&self, email: &str) -> Result<Option<StoredPlayer>> {
+        self.inner.player_by_email(email).await
+    }
+
+    async fn player_by_username(&self, username: &str) -> Result<Option<StoredPlayer>> {
+        self.inner.player_by_username(username).await
+    }
+
+    async fn player_by_id(&self, id: Uuid) -> Result<Option<StoredPlayer>> {
+        self.inner.player_by_id(id).await
+    }
+
+    async fn insert_session(&self, session: SessionRecord, max_per_player: usize) -> Result<()> {
+        self.inner.insert_session(session, max_per_player).await
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>> {
+        self.inner.session(token_hash).await
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> Result<bool> {
+        self.inner.delete_session(token_hash).await
+    }
+
+    async fn insert_score(&self, entry: ScoreEntry) -> Result<()> {
+        let result = self.inner.insert_score(entry).await;
+        self.invalidate();
+        result
+    }
+
+    async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>> {
+        if limit > BOARD_LENGTH {
+            return self.inner.top_scores(filter, limit).await;
+        }
+        let board = self.top_board(filter).await?;
+        Ok(board.iter().take(limit).cloned().collect())
+    }
+
+    async fn top_board(&self, filter: ScoreFilter) -> Result<Arc<[ScoreEntry]>> {
+        if let Some(board) = self.cached(filter) {
+            return Ok(board);
+        }
+        let writes_before = self.writes.load(std::sync::atomic::Ordering::Acquire);
+        let entries: Arc<[ScoreEntry]> = self.inner.top_scores(filter, BOARD_LENGTH).await?.into();
+        let mut boards = self.boards.write().unwrap_or_else(PoisonError::into_inner);
+        // A write that landed during the read may be missing from it: answer with what was
+        // read, but keep it only if no write came in between.
+        if self.writes.load(std::sync::atomic::Ordering::Acquire) == writes_before {
+            boards.insert(
+                filter,
+                CachedBoard {
+                    entries: Arc::clone(&entries),
+                    read_at: Instant::now(),
+                },
+            );
+        }
+        Ok(entries)
+    }
+
+    async fn record_finished_game(
+        &self,
+        game: FinishedGame,
+        entry: Option<ScoreEntry>,
+    ) -> Result<()> {
+        let result = self.inner.record_finished_game(game, entry).await;
+        self.invalidate();
+        result
+    }
+
+    async fn finished_game(&self, id: Uuid) -> Result<Option<FinishedGame>> {
+        self.inner.finished_game(id).await
+    }
+
+    async fn holds_no_data(&self) -> Result<bool> {
+        self.inner.holds_no_data().await
+    }
+
+    fn backend_name(&self) -> &'static str {
+        self.inner.backend_name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::model::{GameMode, PlayerProfile};
+    use crate::store::MemoryStore;
+
+    fn player() -> PlayerProfile {
+        PlayerProfile {
+            id: Uuid::new_v4(),
+            username: "cached_player".to_owned(),
+            email: "cached@example.com".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn readers_share_one_board_until_a_score_is_written_through_the_store() {
+        let store = CachedStore::new(Arc::new(MemoryStore::new()));
+        let player = player();
+        store
+            .insert_score(ScoreEntry::self_reported(
+                &player,
+                10,
+                GameMode::Walls,
+                Utc::now(),
+            ))
+            .await
+            .unwrap();
+        let filter = ScoreFilter::mode(Some(GameMode::Walls));
+        let first = store.top_board(filter).await.unwrap();
+        let second = store.top_board(filter).await.unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "the second read is the cached board"
+        );
+
+        store
+            .insert_score(ScoreEntry::self_reported(
+                &player,
+                20,
+                GameMode::Walls,
+                Utc::now(),
+            ))
+            .await
+            .unwrap();
+        let after = store.top_scores(filter, 10).await.unwrap();
+        assert_eq!(
+            after.iter().map(|entry| entry.score).collect::<Vec<_>>(),
+            [20, 10]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_write_another_process_made_shows_once_the_board_is_older_than_its_time_to_live() {
+        let inner = Arc::new(MemoryStore::new());
+        let store =
+            CachedStore::with_time_to_live(Arc::clone(&inner) as Arc<dyn Store>, Duration::ZERO);
+        let filter = ScoreFilter::mode(None);
+        assert!(store.top_board(filter).await.unwrap().is_empty());
+        // Written around the cache, as another instance would write to a shared database.
+        inner
+            .insert_score(ScoreEntry::self_reported(
+                &player(),
+                30,
+                GameMode::Walls,
+                Utc::now(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(store.top_board(filter).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn invalidate_drops_every_board() {
+        let inner = Arc::new(MemoryStore::new());
+        let store = CachedStore::new(Arc::clone(&inner) as Arc<dyn Store>);
+        let filter = ScoreFilter::verified(None);
+        let before = store.top_board(filter).await.unwrap();
+        store.invalidate();
+        let after = store.top_board(filter).await.unwrap();
+        assert!(!Arc::ptr_eq(&before, &after));
+    }
+}
