@@ -46,6 +46,51 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Read-only connections for lookups and the leaderboard.
     readers: SqlitePool,
+    /// Scores waiting for the group commit (see [`commit_scores_in_groups`]).
+    scores: tokio::sync::mpsc::Sender<PendingScore>,
+}
+
+/// Scores written in one transaction at most: enough to share an fsync among every submission
+/// that arrives while one commit is on its way to the disk.
+const SCORES_PER_COMMIT: usize = 256;
+
+/// A score waiting to be written, and who waits for the answer.
+struct PendingScore {
+    entry: ScoreEntry,
+    written: tokio::sync::oneshot::Sender<Result<()>>,
+}
+
+/// Writes scores as they come, in groups: it takes one, then every other one already waiting,
+/// and writes them in one transaction, so concurrent submissions share one commit (and one
+/// fsync) instead of each paying its own. Each waiter is answered only after the commit: a
+/// `2xx` still means the score is on disk. When the commit fails, every score of the group
+/// fails with it and none is written, as each would alone.
+async fn commit_scores_in_groups(
+    writer: SqlitePool,
+    mut scores: tokio::sync::mpsc::Receiver<PendingScore>,
+) {
+    while let Some(first) = scores.recv().await {
+        let mut group = vec![first];
+        while group.len() < SCORES_PER_COMMIT {
+            match scores.try_recv() {
+                Ok(pending) => group.push(pending),
+                Err(_) => break,
+            }
+        }
+        let result = insert_scores_in_one_transaction(&writer, &group).await;
+        for pending in group {
+            // A waiter that gave up (its request was cancelled) needs no answer.
+            let _ = pending.written.send(result.clone());
+        }
+    }
+}
+
+async fn insert_scores_in_one_transaction(writer: &SqlitePool, group: &[PendingScore]) -> Result<()> {
+    let mut transaction = writer.begin().await.map_err(store_error)?;
+    for pending in group {
+        insert_score_with(&mut *transaction, &pending.entry).await?;
+    }
+    transaction.commit().await.map_err(store_error)
 }
 
 impl SqliteStore {
@@ -88,7 +133,13 @@ impl SqliteStore {
             .connect_with(reader_options)
             .await
             .map_err(|error| open_error(path, &error))?;
-        Ok(Self { writer, readers })
+        let (scores, waiting) = tokio::sync::mpsc::channel(4 * SCORES_PER_COMMIT);
+        tokio::spawn(commit_scores_in_groups(writer.clone(), waiting));
+        Ok(Self {
+            writer,
+            readers,
+            scores,
+        })
     }
 
     /// Waits for the connections to close, so the file is released (used before a restart).
@@ -222,7 +273,16 @@ impl Store for SqliteStore {
 
     async fn insert_score(&self, entry: ScoreEntry) -> Result<()> {
         check_score_provenance(&entry)?;
-        insert_score_with(&self.writer, &entry).await
+        let (written, answer) = tokio::sync::oneshot::channel();
+        let closed = || Error::StoreUnavailable {
+            retry_after: RETRY_AFTER_STORE_FAULT,
+            cause: "the score writer has stopped".to_owned(),
+        };
+        self.scores
+            .send(PendingScore { entry, written })
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 
     async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>> {
