@@ -31,13 +31,14 @@ pub enum StartError {
 }
 
 /// The API as registered with Dropshot: the generated trait's operations, implemented by
-/// `SnakeArenaServer`, plus the document endpoint and the docs page (both unpublished).
+/// `SnakeArenaServer`, plus the document endpoint, the docs page and the web client (all unpublished).
 pub fn api_description() -> Result<dropshot::ApiDescription<ServerState>, StartError> {
     let mut api = snake_arena_api_mod::api_description::<SnakeArenaServer>()
         .map_err(|error| StartError::Api(error.to_string()))?;
     api.register(openapi_document_view)
         .map_err(|error| StartError::Api(error.to_string()))?;
     crate::http::docs::register(&mut api).map_err(|error| StartError::Api(error.to_string()))?;
+    crate::http::web::register(&mut api).map_err(|error| StartError::Api(error.to_string()))?;
     Ok(api)
 }
 

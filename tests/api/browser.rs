@@ -28,7 +28,7 @@ const VIRTUAL_TIME_BUDGET_MS: u32 = 20_000;
 const REAL_TIME_LIMIT: Duration = Duration::from_secs(90);
 
 /// The browser to run, or `None` (after saying why) when the test may be skipped.
-fn chromium() -> Option<String> {
+pub(crate) fn chromium() -> Option<String> {
     let from_environment = std::env::var("SNAKE_ARENA_CHROMIUM").ok();
     let found = from_environment.into_iter().chain(
         CHROMIUM_CANDIDATES

@@ -19,3 +19,4 @@ mod process;
 mod security;
 mod slow_clients;
 mod spec_check;
+mod web_client;

@@ -3,6 +3,7 @@
 //! - `spec-check`: prove that the running server speaks exactly `openapi.yaml`.
 //! - `ts-client`: regenerate (or `--check`) `generated/typescript/`, the TypeScript client.
 //! - `ts-client-test`: type-check that client with `tsc` and drive it against a live server.
+//! - `web`: type-check and bundle the web client (`web/`) into the committed `web/dist/`.
 //! - `bench`: measure the server against a bare hyper server returning the same bytes.
 //! - `fuzz`: run schemathesis against a live server with every check (zero failures expected).
 //! - `stress`: the login storm, concurrent sign-ups and scores, and enumeration timing.
@@ -19,6 +20,7 @@ mod server_process;
 mod spec_check;
 mod stress;
 mod ts_client;
+mod web;
 
 use std::process::ExitCode;
 
@@ -33,6 +35,8 @@ tasks:
   ts-client-test
                type-check the TypeScript client with tsc and run its Node test against a
                server started on a free loopback port (--url URL: an already running one)
+  web          type-check web/ and bundle it with esbuild into the committed web/dist/
+               (--check: fail when it is stale; see `cargo xtask web --help`)
   bench        build release, run the benchmarks against a bare hyper server returning the
                same bytes, print the table and write target/bench/results.json (needs wrk;
                --quick, --rounds N, --duration S; see `cargo xtask bench --help`)
@@ -87,6 +91,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some("ts-client") => ts_client::run(&arguments[1..]),
+        Some("web") if arguments.iter().any(|argument| argument == "--help") => {
+            println!("{}", web::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Some("web") => web::run(&arguments[1..]),
         Some("ts-client-test") => ts_client::run_test(&arguments[1..]),
         Some("spec-check") if arguments.iter().any(|argument| argument == "--help") => {
             println!("{}", spec_check::USAGE);

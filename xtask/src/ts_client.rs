@@ -125,7 +125,7 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
     let generated = generate_client(&root)?;
     let committed_directory = root.join(OUTPUT_DIRECTORY);
     let committed = read_tree(&committed_directory)?;
-    let differences = compare_trees(&committed, &generated);
+    let differences = compare_trees(OUTPUT_DIRECTORY, &committed, &generated);
     let elapsed = started.elapsed().as_secs_f32();
 
     if check {
@@ -231,23 +231,24 @@ fn check_generator_version() -> Result<(), String> {
 }
 
 /// One line per file that differs between the committed tree and the generated one, sorted.
-fn compare_trees(
+pub(crate) fn compare_trees(
+    label: &str,
     committed: &BTreeMap<String, Vec<u8>>,
     generated: &BTreeMap<String, Vec<u8>>,
 ) -> Vec<String> {
     let mut differences = Vec::new();
     for (path, contents) in generated {
         match committed.get(path) {
-            None => differences.push(format!("{OUTPUT_DIRECTORY}/{path}: missing")),
+            None => differences.push(format!("{label}/{path}: missing")),
             Some(current) if current != contents => {
-                differences.push(format!("{OUTPUT_DIRECTORY}/{path}: differs"))
+                differences.push(format!("{label}/{path}: differs"))
             }
             Some(_) => {}
         }
     }
     for path in committed.keys() {
         if !generated.contains_key(path) {
-            differences.push(format!("{OUTPUT_DIRECTORY}/{path}: not generated"));
+            differences.push(format!("{label}/{path}: not generated"));
         }
     }
     differences.sort();
@@ -255,7 +256,7 @@ fn compare_trees(
 }
 
 /// Makes `directory` hold exactly `generated`, touching only files whose contents change.
-fn write_tree(
+pub(crate) fn write_tree(
     directory: &Path,
     committed: &BTreeMap<String, Vec<u8>>,
     generated: &BTreeMap<String, Vec<u8>>,
@@ -298,7 +299,7 @@ fn remove_empty_directories(directory: &Path) -> Result<(), String> {
 
 /// Every file under `directory` (dotfiles included), by `/`-separated relative path; an absent
 /// directory is an empty tree.
-fn read_tree(directory: &Path) -> Result<BTreeMap<String, Vec<u8>>, String> {
+pub(crate) fn read_tree(directory: &Path) -> Result<BTreeMap<String, Vec<u8>>, String> {
     let mut files = BTreeMap::new();
     if directory.exists() {
         collect_files(directory, "", &mut files)?;
@@ -333,12 +334,12 @@ fn read_directory(directory: &Path) -> Result<Vec<std::fs::DirEntry>, String> {
 }
 
 /// A fresh directory under the system's temporary directory, removed when this is dropped.
-struct ScratchDirectory {
-    path: PathBuf,
+pub(crate) struct ScratchDirectory {
+    pub(crate) path: PathBuf,
 }
 
 impl ScratchDirectory {
-    fn new(purpose: &str) -> Result<Self, String> {
+    pub(crate) fn new(purpose: &str) -> Result<Self, String> {
         let path = std::env::temp_dir().join(format!(
             "snake-arena-xtask-{purpose}-{}",
             std::process::id()
@@ -404,7 +405,7 @@ pub fn run_test(arguments: &[String]) -> Result<String, String> {
     ))
 }
 
-fn check_node_is_installed() -> Result<(), String> {
+pub(crate) fn check_node_is_installed() -> Result<(), String> {
     for tool in ["node", "npm"] {
         if Command::new(tool).arg("--version").output().is_err() {
             return Err(format!(
@@ -417,7 +418,7 @@ fn check_node_is_installed() -> Result<(), String> {
 
 /// Runs `npm ci` unless `node_modules/` already holds what `package-lock.json` pins: npm writes
 /// `node_modules/.package-lock.json` at every install, so an older one (or none) means stale.
-fn install_packages_if_stale(project: &Path) -> Result<(), String> {
+pub(crate) fn install_packages_if_stale(project: &Path) -> Result<(), String> {
     let modified = |path: PathBuf| -> Option<SystemTime> {
         std::fs::metadata(path)
             .and_then(|metadata| metadata.modified())
@@ -442,7 +443,7 @@ fn install_packages_if_stale(project: &Path) -> Result<(), String> {
 }
 
 /// Runs a command in `directory` with inherited output, and fails when it fails.
-fn run_in(
+pub(crate) fn run_in(
     directory: &Path,
     program: &str,
     arguments: &[&str],
@@ -471,7 +472,7 @@ fn run_in(
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::compare_trees;
+    use super::{OUTPUT_DIRECTORY, compare_trees};
 
     fn tree(files: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
         files
@@ -485,13 +486,13 @@ mod tests {
         let committed = tree(&[("a.ts", "old"), ("same.ts", "x"), ("gone.ts", "y")]);
         let generated = tree(&[("a.ts", "new"), ("same.ts", "x"), ("models/new.ts", "z")]);
         assert_eq!(
-            compare_trees(&committed, &generated),
+            compare_trees(OUTPUT_DIRECTORY, &committed, &generated),
             [
                 "generated/typescript/a.ts: differs",
                 "generated/typescript/gone.ts: not generated",
                 "generated/typescript/models/new.ts: missing",
             ]
         );
-        assert!(compare_trees(&generated, &generated).is_empty());
+        assert!(compare_trees(OUTPUT_DIRECTORY, &generated, &generated).is_empty());
     }
 }
