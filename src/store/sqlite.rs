@@ -34,6 +34,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for a free connection before it is answered `503`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long `ping` (the health check) waits for the database to answer.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Connections that read at once. WAL lets readers run beside the one writer; two cores need few.
 const READER_CONNECTIONS: u32 = 4;
 
@@ -301,6 +304,22 @@ impl Store for SqliteStore {
         .fetch_one(&self.writer)
         .await
         .map_err(store_error)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let answer = tokio::time::timeout(
+            PING_TIMEOUT,
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM players").fetch_one(&self.readers),
+        )
+        .await;
+        match answer {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(store_error(error)),
+            Err(_) => Err(Error::StoreUnavailable {
+                retry_after: RETRY_AFTER_STORE_FAULT,
+                cause: format!("sqlite: no answer within {} ms", PING_TIMEOUT.as_millis()),
+            }),
+        }
     }
 
     fn backend_name(&self) -> &'static str {

@@ -1,0 +1,670 @@
+//! The PostgreSQL `Store`: players, sessions, scores and the shared failed-login limit in one
+//! database that several server processes use at once. A write is answered only once PostgreSQL
+//! has committed it (`synchronous_commit=on`, set on every connection). Live games are kept in
+//! each server's memory, as in the SQLite store, for the same reasons (see src/store/sqlite.rs).
+//!
+//! Everything that must hold across servers is decided by the database, never by a lock in this
+//! process: unique indexes pick the winner of racing sign-ups, the migrator's advisory lock
+//! serialises schema changes, a transaction-level advisory lock makes "seed an empty database"
+//! happen once, and row locks keep each failed-login schedule consistent.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{ConnectOptions, Connection, Row};
+use uuid::Uuid;
+
+use crate::accounts::rate_limit::{RateLimiter, Refused};
+use crate::accounts::tokens::TokenHash;
+use crate::error::{Error, Result};
+use crate::model::{ActiveGame, GameMode, PlayerProfile, ScoreEntry, SessionRecord, StoredPlayer};
+use crate::store::{OpenError, Store, comparison_key};
+
+/// The schema's versions, embedded in the binary and applied at start-up under the migrator's
+/// advisory lock, so servers that start together migrate once.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a request waits for a connection (including opening a new one) before it is
+/// answered `503`: an unreachable database costs a client this long, never a hang.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The longest any one statement may run on the server, waiting for locks included; a statement
+/// cut off by it is answered `503`.
+const STATEMENT_TIMEOUT: &str = "5s";
+
+/// How long `ping` (the health check) waits for the database to answer.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long the first connection at start-up may take before the start fails.
+const START_UP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections one server holds at most; PostgreSQL's default `max_connections` is 100, which
+/// leaves room for several servers.
+const MAX_CONNECTIONS: u32 = 10;
+
+/// What clients are told to wait after the database did not answer.
+const RETRY_AFTER_STORE_FAULT: Duration = Duration::from_secs(2);
+
+/// The key of the transaction-level advisory lock that serialises seeding across servers.
+const SEED_LOCK_KEY: i64 = 0x5eed_a7e4a;
+
+/// After this many shared-limit events a server sweeps schedules that have fully recovered.
+const SWEEP_EVERY_EVENTS: u64 = 1000;
+
+/// A store in a PostgreSQL database.
+pub struct PostgresStore {
+    pool: PgPool,
+    /// Where the database is, for messages (no password).
+    target: String,
+    active_games: RwLock<BTreeMap<Uuid, ActiveGame>>,
+    shared_events: AtomicU64,
+}
+
+impl PostgresStore {
+    /// Connects to the database `url` names and applies the schema migrations. Every failure is
+    /// one line naming the database and the problem.
+    pub async fn open(url: &str) -> std::result::Result<Self, OpenError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|error| OpenError::MalformedUrl(format!("`postgres://…`: {error}")))?
+            .options([
+                ("synchronous_commit", "on"),
+                ("statement_timeout", STATEMENT_TIMEOUT),
+            ])
+            .application_name("snake-arena-server");
+        let target = describe(&options);
+        // One connection first, outside the pool: the pool retries a refused connection until
+        // its timeout and then reports only that it timed out, while this says why.
+        let first = tokio::time::timeout(START_UP_CONNECT_TIMEOUT, options.connect())
+            .await
+            .map_err(|_| OpenError::PostgresUnreachable {
+                target: target.clone(),
+                reason: format!("no answer within {} s", START_UP_CONNECT_TIMEOUT.as_secs()),
+            })?
+            .map_err(|error| connect_error(&target, &error))?;
+        let _ = first.close().await;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|error| connect_error(&target, &error))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|error| migrate_error(&target, error))?;
+        Ok(Self {
+            pool,
+            target,
+            active_games: RwLock::default(),
+            shared_events: AtomicU64::new(0),
+        })
+    }
+
+    /// Waits for the connections to close.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The database this store uses, as messages name it.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    async fn player_where(&self, condition: &str, value: Value) -> Result<Option<StoredPlayer>> {
+        let sql = format!(
+            "SELECT id, username, email, password_hash, created_at_ns FROM players WHERE {condition}"
+        );
+        let query = sqlx::query(&sql);
+        let query = match value {
+            Value::Text(text) => query.bind(text),
+            Value::Id(id) => query.bind(id),
+        };
+        let row = query
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(player_from_row).transpose()
+    }
+
+    async fn email_key_is_taken(&self, email_key: &str) -> Result<bool> {
+        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM players WHERE email_key = $1)")
+            .bind(email_key)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Removes schedules that have fully recovered, now and then, so the table follows recent
+    /// activity rather than every key ever tried.
+    async fn sweep_recovered_schedules_now_and_then(&self) -> Result<()> {
+        if self.shared_events.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY_EVENTS != 0 {
+            return Ok(());
+        }
+        sqlx::query(&format!(
+            "DELETE FROM rate_limit_schedules WHERE next_free_us < {DATABASE_NOW_US}"
+        ))
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+}
+
+/// A value a player lookup compares with.
+enum Value {
+    Text(String),
+    Id(Uuid),
+}
+
+/// The database's clock in microseconds since the Unix epoch, as SQL.
+const DATABASE_NOW_US: &str = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
+
+async fn insert_player<'connection, E>(executor: E, player: &StoredPlayer) -> sqlx::Result<()>
+where
+    E: sqlx::PgExecutor<'connection>,
+{
+    sqlx::query(
+        "INSERT INTO players (id, username, username_key, email, email_key, password_hash, created_at_ns) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(player.profile.id)
+    .bind(&player.profile.username)
+    .bind(comparison_key(&player.profile.username))
+    .bind(&player.profile.email)
+    .bind(comparison_key(&player.profile.email))
+    .bind(&player.password_hash)
+    .bind(player.created_at.timestamp_nanos_opt().unwrap_or(i64::MAX))
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+async fn insert_score_row<'connection, E>(executor: E, entry: &ScoreEntry) -> sqlx::Result<()>
+where
+    E: sqlx::PgExecutor<'connection>,
+{
+    sqlx::query(
+        "INSERT INTO scores (id, player_id, username, score, mode, recorded_at_ns) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(entry.id)
+    .bind(entry.player_id)
+    .bind(&*entry.username)
+    .bind(i32::try_from(entry.score).unwrap_or(i32::MAX))
+    .bind(entry.mode.as_str())
+    .bind(entry.recorded_at.timestamp_nanos_opt().unwrap_or(i64::MAX))
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_player(&self, player: StoredPlayer) -> Result<()> {
+        nanoseconds(player.created_at)?;
+        let Err(error) = insert_player(&self.pool, &player).await else {
+            return Ok(());
+        };
+        // The unique indexes decide, whichever server the racing sign-ups reached; this only
+        // finds out which one did. The email is reported first when both clash.
+        match unique_index_violated(&error) {
+            Some("players_email_key") => Err(Error::EmailTaken),
+            Some("players_username_key") => {
+                if self
+                    .email_key_is_taken(&comparison_key(&player.profile.email))
+                    .await?
+                {
+                    Err(Error::EmailTaken)
+                } else {
+                    Err(Error::UsernameTaken)
+                }
+            }
+            _ => Err(store_error(error)),
+        }
+    }
+
+    async fn player_by_email(&self, email: &str) -> Result<Option<StoredPlayer>> {
+        self.player_where("email_key = $1", Value::Text(comparison_key(email)))
+            .await
+    }
+
+    async fn player_by_username(&self, username: &str) -> Result<Option<StoredPlayer>> {
+        self.player_where("username_key = $1", Value::Text(comparison_key(username)))
+            .await
+    }
+
+    async fn player_by_id(&self, id: Uuid) -> Result<Option<StoredPlayer>> {
+        self.player_where("id = $1", Value::Id(id)).await
+    }
+
+    async fn insert_session(&self, session: SessionRecord, max_per_player: usize) -> Result<()> {
+        let kept = i64::try_from(max_per_player.max(1)).unwrap_or(i64::MAX);
+        let expires_at = nanoseconds(session.expires_at)?;
+        // One transaction: the new session and the removal of the oldest beyond the cap are
+        // committed together or not at all.
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, player_id, expires_at_ns) VALUES ($1, $2, $3)",
+        )
+        .bind(session.token_hash.as_bytes().as_slice())
+        .bind(session.player_id)
+        .bind(expires_at)
+        .execute(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        sqlx::query(
+            "DELETE FROM sessions WHERE player_id = $1 AND seq NOT IN \
+             (SELECT seq FROM sessions WHERE player_id = $1 ORDER BY seq DESC LIMIT $2)",
+        )
+        .bind(session.player_id)
+        .bind(kept)
+        .execute(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        transaction.commit().await.map_err(store_error)
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>> {
+        let row =
+            sqlx::query("SELECT player_id, expires_at_ns FROM sessions WHERE token_hash = $1")
+                .bind(token_hash.as_bytes().as_slice())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(SessionRecord {
+            token_hash: *token_hash,
+            player_id: column(&row, "player_id")?,
+            expires_at: time_column(&row, "expires_at_ns")?,
+        }))
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> Result<bool> {
+        let deleted = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash.as_bytes().as_slice())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn insert_score(&self, entry: ScoreEntry) -> Result<()> {
+        nanoseconds(entry.recorded_at)?;
+        insert_score_row(&self.pool, &entry)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn top_scores(&self, mode: Option<GameMode>, limit: usize) -> Result<Vec<ScoreEntry>> {
+        const COLUMNS: &str = "id, player_id, username, score, mode, recorded_at_ns";
+        const ORDER: &str = "ORDER BY score DESC, recorded_at_ns, id";
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match mode {
+            Some(mode) => {
+                let sql = format!("SELECT {COLUMNS} FROM scores WHERE mode = $1 {ORDER} LIMIT $2");
+                sqlx::query(&sql)
+                    .bind(mode.as_str())
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+            }
+            None => {
+                // Each mode's top `limit` comes from its index; only they can make the overall
+                // top `limit`, so the merge never reads the whole table.
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM \
+                     (SELECT {COLUMNS} FROM scores WHERE mode = $1 {ORDER} LIMIT $3) AS first_mode \
+                     UNION ALL SELECT {COLUMNS} FROM \
+                     (SELECT {COLUMNS} FROM scores WHERE mode = $2 {ORDER} LIMIT $3) AS second_mode \
+                     {ORDER} LIMIT $3"
+                );
+                sqlx::query(&sql)
+                    .bind(GameMode::ALL[0].as_str())
+                    .bind(GameMode::ALL[1].as_str())
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+            }
+        }
+        .map_err(store_error)?;
+        rows.iter().map(score_from_row).collect()
+    }
+
+    async fn active_games(&self) -> Result<Vec<ActiveGame>> {
+        let games = self
+            .active_games
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(games.values().cloned().collect())
+    }
+
+    async fn put_active_game(&self, game: ActiveGame) -> Result<()> {
+        self.active_games
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(game.id, game);
+        Ok(())
+    }
+
+    async fn holds_no_data(&self) -> Result<bool> {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT NOT EXISTS (SELECT 1 FROM players) AND NOT EXISTS (SELECT 1 FROM scores)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)
+    }
+
+    async fn seed_if_empty(
+        &self,
+        players: Vec<StoredPlayer>,
+        scores: Vec<ScoreEntry>,
+    ) -> Result<bool> {
+        // The advisory lock is held until the transaction ends, so of servers starting together
+        // one seeds and the others, once it has committed, find the database no longer empty.
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SEED_LOCK_KEY)
+            .execute(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+        let empty = sqlx::query_scalar::<_, bool>(
+            "SELECT NOT EXISTS (SELECT 1 FROM players) AND NOT EXISTS (SELECT 1 FROM scores)",
+        )
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        if !empty {
+            return Ok(false);
+        }
+        for player in &players {
+            nanoseconds(player.created_at)?;
+            insert_player(&mut *transaction, player)
+                .await
+                .map_err(store_error)?;
+        }
+        for entry in &scores {
+            nanoseconds(entry.recorded_at)?;
+            insert_score_row(&mut *transaction, entry)
+                .await
+                .map_err(store_error)?;
+        }
+        transaction.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let answer = tokio::time::timeout(
+            PING_TIMEOUT,
+            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.pool),
+        )
+        .await;
+        match answer {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(store_error(error)),
+            Err(_) => Err(Error::StoreUnavailable {
+                retry_after: RETRY_AFTER_STORE_FAULT,
+                cause: format!("postgres: no answer within {} ms", PING_TIMEOUT.as_millis()),
+            }),
+        }
+    }
+
+    fn shares_rate_limits(&self) -> bool {
+        true
+    }
+
+    async fn admit_shared_event(
+        &self,
+        limit_name: &'static str,
+        key: &str,
+        limit: &RateLimiter,
+    ) -> Result<std::result::Result<(), Refused>> {
+        self.sweep_recovered_schedules_now_and_then().await?;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        // The row exists before it is locked, so that two first attempts on one key still take
+        // turns; its lock makes each key's schedule change one at a time across servers.
+        sqlx::query(
+            "INSERT INTO rate_limit_schedules (limit_name, key, next_free_us) VALUES ($1, $2, 0) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(limit_name)
+        .bind(key)
+        .execute(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        let row = sqlx::query(&format!(
+            "SELECT next_free_us, {DATABASE_NOW_US} AS now_us FROM rate_limit_schedules \
+             WHERE limit_name = $1 AND key = $2 FOR UPDATE"
+        ))
+        .bind(limit_name)
+        .bind(key)
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        let scheduled = microseconds_column(&row, "next_free_us")?;
+        let now = microseconds_column(&row, "now_us")?;
+        let next = match limit.next_schedule(scheduled, now) {
+            Ok(next) => next,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        sqlx::query(
+            "UPDATE rate_limit_schedules SET next_free_us = $3 WHERE limit_name = $1 AND key = $2",
+        )
+        .bind(limit_name)
+        .bind(key)
+        .bind(i64::try_from(next.as_micros()).unwrap_or(i64::MAX))
+        .execute(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(Ok(()))
+    }
+
+    async fn refund_shared_event(
+        &self,
+        limit_name: &'static str,
+        key: &str,
+        limit: &RateLimiter,
+    ) -> Result<()> {
+        let interval = i64::try_from(limit.emission_interval().as_micros()).unwrap_or(i64::MAX);
+        sqlx::query(
+            "UPDATE rate_limit_schedules SET next_free_us = next_free_us - $3 \
+             WHERE limit_name = $1 AND key = $2 AND next_free_us >= $3",
+        )
+        .bind(limit_name)
+        .bind(key)
+        .bind(interval)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+/// `postgres://USER@HOST:PORT/DATABASE` without any password, for messages.
+fn describe(options: &PgConnectOptions) -> String {
+    let database = options.get_database().unwrap_or(options.get_username());
+    match options.get_socket() {
+        Some(socket) => format!(
+            "postgres://{}@{}/{database}",
+            options.get_username(),
+            socket.display()
+        ),
+        None => format!(
+            "postgres://{}@{}:{}/{database}",
+            options.get_username(),
+            options.get_host(),
+            options.get_port()
+        ),
+    }
+}
+
+/// The SQLSTATE of a database error.
+fn sqlstate(error: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(database_error) = error else {
+        return None;
+    };
+    database_error.code().map(|code| code.into_owned())
+}
+
+/// Whether a SQLSTATE means "not now" rather than "wrong": the connection failed (class 08),
+/// the server lacks resources (53) or is shutting down or cancelled the statement (57), the
+/// transaction lost a race it may win when retried (40), a lock was not granted (55P03), or the
+/// server is a read-only standby (25006).
+/// <https://www.postgresql.org/docs/current/errcodes-appendix.html>
+fn sqlstate_is_transient(code: &str) -> bool {
+    ["08", "53", "57", "40"]
+        .iter()
+        .any(|class| code.starts_with(class))
+        || matches!(code, "55P03" | "25006")
+}
+
+/// A fault at request time as the domain sees it: "try again later" for the transient ones,
+/// `Internal` (logged, never shown) for the rest.
+fn store_error(error: sqlx::Error) -> Error {
+    let transient = match &error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        _ => sqlstate(&error).is_some_and(|code| sqlstate_is_transient(&code)),
+    };
+    if transient {
+        Error::StoreUnavailable {
+            retry_after: RETRY_AFTER_STORE_FAULT,
+            cause: format!("postgres: {error}"),
+        }
+    } else {
+        Error::Internal(format!("postgres: {error}"))
+    }
+}
+
+/// The name of the unique index a violation names, if the error is one.
+fn unique_index_violated(error: &sqlx::Error) -> Option<&str> {
+    let sqlx::Error::Database(database_error) = error else {
+        return None;
+    };
+    if !database_error.is_unique_violation() {
+        return None;
+    }
+    database_error.constraint()
+}
+
+/// Why the database could not be reached at start-up, for the operator.
+fn connect_error(target: &str, error: &sqlx::Error) -> OpenError {
+    let target = target.to_owned();
+    let reason = postgres_reason(error);
+    match sqlstate(error).as_deref() {
+        // invalid_authorization_specification (an unknown role, a refused host), and
+        // invalid_password.
+        Some("28000" | "28P01") => OpenError::PostgresRefused { target, reason },
+        Some("3D000") => OpenError::PostgresNoSuchDatabase { target },
+        Some(_) => OpenError::PostgresOther { target, reason },
+        None => match error {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => {
+                OpenError::PostgresUnreachable { target, reason }
+            }
+            _ => OpenError::PostgresOther { target, reason },
+        },
+    }
+}
+
+/// What went wrong applying the schema; a migration the binary does not know means a newer
+/// version of the server wrote the database.
+fn migrate_error(target: &str, error: sqlx::migrate::MigrateError) -> OpenError {
+    use sqlx::migrate::MigrateError;
+    let target = target.to_owned();
+    match error {
+        MigrateError::VersionMissing(version) => OpenError::PostgresNewerSchema { target, version },
+        MigrateError::VersionMismatch(version) => {
+            OpenError::PostgresChangedMigration { target, version }
+        }
+        MigrateError::Execute(error) | MigrateError::ExecuteMigration(error, _) => {
+            connect_error(&target, &error)
+        }
+        other => OpenError::PostgresOther {
+            target,
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// PostgreSQL's own words for a failure, on one line.
+fn postgres_reason(error: &sqlx::Error) -> String {
+    let reason = match error {
+        sqlx::Error::Database(database_error) => database_error.message().to_owned(),
+        sqlx::Error::PoolTimedOut => {
+            format!("no connection within {} s", ACQUIRE_TIMEOUT.as_secs())
+        }
+        other => other.to_string(),
+    };
+    reason.replace('\n', " ")
+}
+
+/// A time as stored: nanoseconds since the Unix epoch, which fit an `i64` until the year 2262.
+fn nanoseconds(time: DateTime<Utc>) -> Result<i64> {
+    time.timestamp_nanos_opt()
+        .ok_or_else(|| Error::Internal(format!("{time} is beyond what the store can hold")))
+}
+
+fn column<'row, T>(row: &'row PgRow, name: &str) -> Result<T>
+where
+    T: sqlx::Decode<'row, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    row.try_get::<T, _>(name)
+        .map_err(|error| Error::Internal(format!("postgres: column {name}: {error}")))
+}
+
+fn time_column(row: &PgRow, name: &str) -> Result<DateTime<Utc>> {
+    Ok(DateTime::from_timestamp_nanos(column::<i64>(row, name)?))
+}
+
+/// A microsecond count since the epoch as a `Duration`; times before the epoch count as it.
+fn microseconds_column(row: &PgRow, name: &str) -> Result<Duration> {
+    let micros = column::<i64>(row, name)?;
+    Ok(Duration::from_micros(u64::try_from(micros).unwrap_or(0)))
+}
+
+fn player_from_row(row: &PgRow) -> Result<StoredPlayer> {
+    Ok(StoredPlayer {
+        profile: PlayerProfile {
+            id: column(row, "id")?,
+            username: column(row, "username")?,
+            email: column(row, "email")?,
+        },
+        password_hash: column(row, "password_hash")?,
+        created_at: time_column(row, "created_at_ns")?,
+    })
+}
+
+fn score_from_row(row: &PgRow) -> Result<ScoreEntry> {
+    let mode_name: String = column(row, "mode")?;
+    let mode = GameMode::ALL
+        .into_iter()
+        .find(|mode| mode.as_str() == mode_name)
+        .ok_or_else(|| Error::Internal(format!("postgres: unknown mode {mode_name:?}")))?;
+    let score: i32 = column(row, "score")?;
+    Ok(ScoreEntry {
+        id: column(row, "id")?,
+        player_id: column(row, "player_id")?,
+        username: column::<String>(row, "username")?.into(),
+        score: u32::try_from(score)
+            .map_err(|_| Error::Internal(format!("postgres: score {score} out of range")))?,
+        mode,
+        recorded_at: time_column(row, "recorded_at_ns")?,
+    })
+}
