@@ -14,6 +14,7 @@ mod health;
 mod leaderboard;
 mod limits;
 mod malformed;
+mod postgres;
 mod process;
 mod security;
 mod slow_clients;
