@@ -668,3 +668,384 @@ fn score_from_row(row: &PgRow) -> Result<ScoreEntry> {
         recorded_at: time_column(row, "recorded_at_ns")?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+
+    use chrono::{Duration as TimeSpan, TimeZone};
+    use sqlx::Connection;
+
+    use super::*;
+    use crate::accounts::rate_limit::HOUR;
+    use crate::accounts::tokens::hash_token;
+
+    /// A database of its own on the server `SNAKE_ARENA_TEST_POSTGRES_URL` names, dropped (with
+    /// its connections) when this is dropped.
+    struct ScratchDatabase {
+        server_url: String,
+        name: String,
+        url: String,
+    }
+
+    impl ScratchDatabase {
+        /// A fresh database, or `None` (saying so) when no test server is named.
+        async fn create(test: &str) -> Option<Self> {
+            let Ok(server_url) = std::env::var("SNAKE_ARENA_TEST_POSTGRES_URL") else {
+                println!("{test}: skipped, SNAKE_ARENA_TEST_POSTGRES_URL is not set");
+                return None;
+            };
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let name = format!(
+                "snake_unit_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            let mut admin = sqlx::PgConnection::connect(&server_url).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            let _ = admin.close().await;
+            let base = server_url.split('?').next().unwrap_or(&server_url);
+            let authority = base
+                .rsplit_once('/')
+                .map_or(base, |(authority, _)| authority);
+            Some(Self {
+                url: format!("{authority}/{name}"),
+                server_url,
+                name,
+            })
+        }
+    }
+
+    impl Drop for ScratchDatabase {
+        fn drop(&mut self) {
+            let server_url = self.server_url.clone();
+            let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    if let Ok(mut admin) = sqlx::PgConnection::connect(&server_url).await {
+                        let _ = sqlx::query(&statement).execute(&mut admin).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+
+    async fn fresh_store(test: &str) -> Option<(ScratchDatabase, PostgresStore)> {
+        let database = ScratchDatabase::create(test).await?;
+        let store = PostgresStore::open(&database.url)
+            .await
+            .expect("a fresh database opens");
+        Some((database, store))
+    }
+
+    fn player(username: &str, email: &str) -> StoredPlayer {
+        StoredPlayer {
+            profile: PlayerProfile {
+                id: Uuid::new_v4(),
+                username: username.to_string(),
+                email: email.to_string(),
+            },
+            password_hash: "$scrypt$placeholder".to_string(),
+            created_at: Utc::now(),
+        }
+    }
+
+    fn base_time() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0)
+            .single()
+            .expect("a valid fixed date")
+    }
+
+    fn score(points: u32, mode: GameMode, nanoseconds_after_base: i64) -> ScoreEntry {
+        ScoreEntry {
+            id: Uuid::new_v4(),
+            player_id: Uuid::new_v4(),
+            username: format!("player-{points}").into(),
+            score: points,
+            mode,
+            recorded_at: base_time() + TimeSpan::nanoseconds(nanoseconds_after_base),
+        }
+    }
+
+    fn session_of(player_id: Uuid, token: &str) -> SessionRecord {
+        SessionRecord {
+            token_hash: hash_token(token),
+            player_id,
+            expires_at: base_time(),
+        }
+    }
+
+    #[tokio::test]
+    async fn top_scores_rank_higher_first_then_earlier_to_the_nanosecond_then_smaller_id() {
+        let Some((_database, store)) = fresh_store("ranking").await else {
+            return;
+        };
+        let mut tie_a = score(500, GameMode::Walls, 1);
+        let mut tie_b = score(500, GameMode::Walls, 1);
+        // Ids whose text forms and bytes order alike; the high bit checks the bytes are unsigned.
+        tie_a.id = Uuid::from_u128(0x7000 << 112);
+        tie_b.id = Uuid::from_u128(0x8000 << 112);
+        let entries = [
+            score(100, GameMode::Walls, 0),
+            tie_b.clone(),
+            score(500, GameMode::Walls, 2),
+            tie_a.clone(),
+            score(900, GameMode::PassThrough, 3),
+            score(700, GameMode::PassThrough, 2),
+        ];
+        for entry in &entries {
+            store.insert_score(entry.clone()).await.expect("insert");
+        }
+
+        let walls = store.top_scores(Some(GameMode::Walls), 10).await.unwrap();
+        assert_eq!(walls.len(), 4);
+        assert_eq!(walls[0], tie_a);
+        assert_eq!(walls[1], tie_b);
+        assert_eq!(walls[2].recorded_at, base_time() + TimeSpan::nanoseconds(2));
+        assert_eq!(walls[3].score, 100);
+
+        let merged = store.top_scores(None, 3).await.unwrap();
+        let points: Vec<u32> = merged.iter().map(|entry| entry.score).collect();
+        assert_eq!(points, [900, 700, 500]);
+        assert_eq!(merged[2], tie_a);
+        assert!(store.top_scores(None, 0).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn emails_and_usernames_are_unique_ignoring_case_and_the_email_is_reported_first() {
+        let Some((_database, store)) = fresh_store("uniqueness").await else {
+            return;
+        };
+        let alice = player("Alice", "alice@example.com");
+        store.create_player(alice.clone()).await.expect("first");
+        assert_eq!(
+            store
+                .create_player(player("Bob", " ALICE@Example.com "))
+                .await,
+            Err(Error::EmailTaken)
+        );
+        assert_eq!(
+            store
+                .create_player(player("aLICE", "other@example.com"))
+                .await,
+            Err(Error::UsernameTaken)
+        );
+        assert_eq!(
+            store
+                .create_player(player("ALICE", "Alice@example.com"))
+                .await,
+            Err(Error::EmailTaken)
+        );
+        let found = store.player_by_email("ALICE@EXAMPLE.COM").await.unwrap();
+        assert_eq!(found, Some(alice.clone()));
+        let found = store.player_by_username(" alice ").await.unwrap();
+        assert_eq!(found, Some(alice.clone()));
+        let found = store.player_by_id(alice.profile.id).await.unwrap();
+        assert_eq!(found, Some(alice));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_concurrent_creates_with_one_username_exactly_one_succeeds() {
+        let Some((_database, store)) = fresh_store("concurrent creates").await else {
+            return;
+        };
+        let store = Arc::new(store);
+        let attempts: Vec<_> = (0..16)
+            .map(|attempt| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    store
+                        .create_player(player(
+                            if attempt % 2 == 0 { "Racer" } else { "rACER" },
+                            &format!("racer{attempt}@example.com"),
+                        ))
+                        .await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for attempt in attempts {
+            outcomes.push(attempt.await.expect("the task finishes"));
+        }
+        assert_eq!(outcomes.iter().filter(|outcome| outcome.is_ok()).count(), 1);
+        assert!(
+            outcomes
+                .iter()
+                .all(|outcome| matches!(outcome, Ok(()) | Err(Error::UsernameTaken))),
+            "{outcomes:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_session_beyond_the_cap_removes_the_players_oldest_and_no_one_elses() {
+        let Some((_database, store)) = fresh_store("session cap").await else {
+            return;
+        };
+        let first = player("first", "first@example.com");
+        let second = player("second", "second@example.com");
+        store.create_player(first.clone()).await.unwrap();
+        store.create_player(second.clone()).await.unwrap();
+        let other = session_of(second.profile.id, "other");
+        store.insert_session(other.clone(), 2).await.unwrap();
+        for token in ["one", "two", "three"] {
+            store
+                .insert_session(session_of(first.profile.id, token), 2)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.session(&hash_token("one")).await.unwrap(), None);
+        for token in ["two", "three"] {
+            assert_eq!(
+                store.session(&hash_token(token)).await.unwrap(),
+                Some(session_of(first.profile.id, token))
+            );
+        }
+        assert_eq!(store.session(&other.token_hash).await.unwrap(), Some(other));
+        assert!(store.delete_session(&hash_token("two")).await.unwrap());
+        assert!(!store.delete_session(&hash_token("two")).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_stores_seeding_one_database_at_once_exactly_one_seeds() {
+        let Some((database, first)) = fresh_store("concurrent seeding").await else {
+            return;
+        };
+        let mut stores = vec![Arc::new(first)];
+        for _ in 0..3 {
+            stores.push(Arc::new(PostgresStore::open(&database.url).await.unwrap()));
+        }
+        let seeds: Vec<_> = stores
+            .iter()
+            .enumerate()
+            .map(|(index, store)| {
+                let store = Arc::clone(store);
+                tokio::spawn(async move {
+                    let players = vec![player("seeded", "seeded@example.com")];
+                    let scores = vec![score(10 + index as u32, GameMode::Walls, 0)];
+                    store.seed_if_empty(players, scores).await
+                })
+            })
+            .collect();
+        let mut seeded = 0;
+        for seed in seeds {
+            if seed.await.unwrap().expect("no seed fails") {
+                seeded += 1;
+            }
+        }
+        assert_eq!(seeded, 1);
+        assert_eq!(stores[0].top_scores(None, 10).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_login_schedule_is_shared_by_every_store_on_the_database_and_refunds_count() {
+        let Some((database, first)) = fresh_store("shared limit").await else {
+            return;
+        };
+        let second = PostgresStore::open(&database.url).await.unwrap();
+        let limit = RateLimiter::new(2, HOUR);
+        let name = "failed_logins_per_account";
+        first
+            .admit_shared_event(name, "k", &limit)
+            .await
+            .unwrap()
+            .unwrap();
+        second
+            .admit_shared_event(name, "k", &limit)
+            .await
+            .unwrap()
+            .unwrap();
+        let refused = first.admit_shared_event(name, "k", &limit).await.unwrap();
+        let retry_after = refused.expect_err("the third in an hour").retry_after;
+        assert!(retry_after > Duration::from_secs(1790), "{retry_after:?}");
+        second.refund_shared_event(name, "k", &limit).await.unwrap();
+        first
+            .admit_shared_event(name, "k", &limit)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            second
+                .admit_shared_event(name, "k", &limit)
+                .await
+                .unwrap()
+                .is_err()
+        );
+        second
+            .admit_shared_event(name, "other", &limit)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_database_with_a_migration_this_version_does_not_know_is_refused() {
+        let Some((database, store)) = fresh_store("newer schema").await else {
+            return;
+        };
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (99990101000000, 'from the future', TRUE, '\\x00'::bytea, 0)",
+        )
+        .execute(&store.pool)
+        .await
+        .expect("a future migration is recorded");
+        store.close().await;
+
+        let refused = PostgresStore::open(&database.url).await.err();
+        let Some(OpenError::PostgresNewerSchema { version, .. }) = refused else {
+            panic!("expected PostgresNewerSchema, got {refused:?}");
+        };
+        assert_eq!(version, 99990101000000);
+        assert!(
+            refused
+                .unwrap()
+                .to_string()
+                .contains("written by a newer version of this server")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_whose_connections_are_gone_answers_unavailable_not_internal() {
+        let Some((_database, store)) = fresh_store("closed pool").await else {
+            return;
+        };
+        store.close().await;
+        let outcome = store.insert_score(score(1, GameMode::Walls, 0)).await;
+        assert!(
+            matches!(outcome, Err(Error::StoreUnavailable { .. })),
+            "{outcome:?}"
+        );
+        assert!(matches!(
+            store.ping().await,
+            Err(Error::StoreUnavailable { .. })
+        ));
+    }
+
+    #[test]
+    fn connection_and_shutdown_errors_are_transient_and_constraint_errors_are_not() {
+        for transient in [
+            "08006", "57P01", "57014", "53300", "40001", "55P03", "25006",
+        ] {
+            assert!(sqlstate_is_transient(transient), "{transient}");
+        }
+        for not_transient in ["23505", "42P01", "22001", "28P01"] {
+            assert!(!sqlstate_is_transient(not_transient), "{not_transient}");
+        }
+    }
+
+    #[test]
+    fn messages_name_the_database_without_its_password() {
+        let options =
+            PgConnectOptions::from_str("postgres://snake:secret@db.example:6543/arena").unwrap();
+        assert_eq!(describe(&options), "postgres://snake@db.example:6543/arena");
+    }
+}
