@@ -134,8 +134,8 @@ pub trait Store: Send + Sync + 'static {
     fn backend_name(&self) -> &'static str;
 }
 
-/// Why a store could not be opened at start-up; each message names the file and the problem in
-/// one line, for the operator.
+/// Why a store could not be opened at start-up; each message names the file or database (never
+/// a password) and the problem in one line, for the operator.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error("{0}")]

@@ -693,6 +693,10 @@ mod tests {
         /// A fresh database, or `None` (saying so) when no test server is named.
         async fn create(test: &str) -> Option<Self> {
             let Ok(server_url) = std::env::var("SNAKE_ARENA_TEST_POSTGRES_URL") else {
+                assert!(
+                    std::env::var("SNAKE_ARENA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                    "{test}: SNAKE_ARENA_REQUIRE_POSTGRES=1 but SNAKE_ARENA_TEST_POSTGRES_URL is not set"
+                );
                 println!("{test}: skipped, SNAKE_ARENA_TEST_POSTGRES_URL is not set");
                 return None;
             };

@@ -825,6 +825,10 @@ mod tests {
             store.top_scores(None, 10).await,
             Err(Error::StoreUnavailable { .. })
         ));
+        assert!(matches!(
+            store.ping().await,
+            Err(Error::StoreUnavailable { .. })
+        ));
     }
 
     #[tokio::test]
