@@ -143,7 +143,8 @@ impl PostgresStore {
     /// Removes schedules that have fully recovered, now and then, so the table follows recent
     /// activity rather than every key ever tried.
     async fn sweep_recovered_schedules_now_and_then(&self) -> Result<()> {
-        if self.shared_events.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY_EVENTS != 0 {
+        let events_before = self.shared_events.fetch_add(1, Ordering::Relaxed);
+        if !events_before.is_multiple_of(SWEEP_EVERY_EVENTS) {
             return Ok(());
         }
         sqlx::query(&format!(
