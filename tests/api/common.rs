@@ -55,7 +55,7 @@ pub fn test_postgres_url(test: &str) -> Option<String> {
                 "{test}: {REQUIRE_POSTGRES_VARIABLE}=1 but {TEST_POSTGRES_URL_VARIABLE} is not set"
             );
             println!(
-                "{test}: skipped, {TEST_POSTGRES_URL_VARIABLE} is not set (see README, \"Storage\")"
+                "{test}: skipped, {TEST_POSTGRES_URL_VARIABLE} is not set (see README, \"The two commands\")"
             );
             None
         }
