@@ -166,6 +166,8 @@ enum Value {
 /// The database's clock in microseconds since the Unix epoch, as SQL.
 const DATABASE_NOW_US: &str = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
 
+/// Inserts a player row. Callers have checked with [`nanoseconds`] that its time fits, since
+/// this returns sqlx's own error, which `create_player` inspects for the index that refused it.
 async fn insert_player<'connection, E>(executor: E, player: &StoredPlayer) -> sqlx::Result<()>
 where
     E: sqlx::PgExecutor<'connection>,
@@ -186,6 +188,8 @@ where
     Ok(())
 }
 
+/// Inserts a score row. Callers have checked its time as for [`insert_player`]; points fit an
+/// `integer`, as the contract caps them at 1,000,000.
 async fn insert_score_row<'connection, E>(executor: E, entry: &ScoreEntry) -> sqlx::Result<()>
 where
     E: sqlx::PgExecutor<'connection>,
@@ -1033,6 +1037,28 @@ mod tests {
             store.ping().await,
             Err(Error::StoreUnavailable { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn every_connection_commits_synchronously_and_cuts_long_statements_off() {
+        let Some((_database, store)) = fresh_store("connection settings").await else {
+            return;
+        };
+        let settings: (String, String) = sqlx::query_as(
+            "SELECT current_setting('synchronous_commit'), current_setting('statement_timeout')",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(settings, ("on".to_owned(), STATEMENT_TIMEOUT.to_owned()));
+        let cut_off = sqlx::query("SELECT pg_sleep(10)")
+            .execute(&store.pool)
+            .await
+            .expect_err("the statement is cut off");
+        assert!(
+            matches!(store_error(cut_off), Error::StoreUnavailable { .. }),
+            "a cut-off statement is a 503"
+        );
     }
 
     #[test]

@@ -309,7 +309,9 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         let answer = tokio::time::timeout(
             PING_TIMEOUT,
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM players").fetch_one(&self.readers),
+            // A read of the file itself, of one row at most, not just of the connection.
+            sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM players)")
+                .fetch_one(&self.readers),
         )
         .await;
         match answer {
