@@ -42,8 +42,10 @@ pub struct Config {
     pub bind: SocketAddr,
 
     /// Where the data lives: `sqlite://PATH` (a SQLite file, created and migrated on first start;
-    /// a relative path is from the working directory, `sqlite:///abs/path` is absolute) or
-    /// `memory` (forgotten on exit).
+    /// a relative path is from the working directory, `sqlite:///abs/path` is absolute),
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (PostgreSQL 15 or later, which several
+    /// servers may share; the database must exist, the schema is migrated on start) or `memory`
+    /// (forgotten on exit).
     #[arg(long, env = "SNAKE_ARENA_DATABASE_URL", default_value = crate::store::DEFAULT_DATABASE_URL)]
     pub database_url: String,
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::accounts::password::PasswordHasher;
 use crate::accounts::password_policy::check_new_password;
 use crate::accounts::rate_limit::{AuthLimits, client_key};
+use crate::accounts::shared_limit::LimitKeeping;
 use crate::accounts::tokens::{hash_token, issue_token};
 use crate::error::{Error, Result};
 use crate::model::{PlayerProfile, SessionRecord, StoredPlayer};
@@ -21,7 +22,13 @@ pub struct AuthService {
     hasher: PasswordHasher,
     token_lifetime: chrono::Duration,
     limits: AuthLimits,
+    /// Where the failed logins per account are counted: in the store when several servers
+    /// share it, so the limit holds across them.
+    account_limit_keeping: LimitKeeping,
 }
+
+/// The name of the failed-login schedule per account in a store that shares limits.
+const FAILED_LOGINS_PER_ACCOUNT: &str = "failed_logins_per_account";
 
 impl AuthService {
     pub fn new(
@@ -31,6 +38,7 @@ impl AuthService {
         limits: AuthLimits,
     ) -> Self {
         AuthService {
+            account_limit_keeping: LimitKeeping::for_store(&store),
             store,
             hasher,
             token_lifetime,
@@ -129,9 +137,13 @@ impl AuthService {
         client: IpAddr,
     ) -> Result<(PlayerProfile, String)> {
         let account = self
-            .limits
-            .failed_logins_per_account
-            .admit(comparison_key(email))?;
+            .account_limit_keeping
+            .admit(
+                FAILED_LOGINS_PER_ACCOUNT,
+                &self.limits.failed_logins_per_account,
+                comparison_key(email),
+            )
+            .await?;
         let client = match self
             .limits
             .failed_logins_per_client
@@ -139,13 +151,13 @@ impl AuthService {
         {
             Ok(admitted) => admitted,
             Err(refused) => {
-                account.refund();
+                account.refund().await;
                 return Err(refused.into());
             }
         };
         let result = self.check_credentials(email, password).await;
         if !matches!(result, Err(Error::InvalidCredentials)) {
-            account.refund();
+            account.refund().await;
             client.refund();
         }
         result

@@ -9,4 +9,5 @@ pub mod auth;
 pub mod password;
 pub mod password_policy;
 pub mod rate_limit;
+pub mod shared_limit;
 pub mod tokens;

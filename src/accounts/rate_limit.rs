@@ -128,6 +128,35 @@ impl RateLimiter {
         Ok(Admitted { limiter: self, key })
     }
 
+    /// The decision [`RateLimiter::admit`] makes, for a schedule kept elsewhere (a store shared
+    /// by several servers): given when the key's schedule is next free and the time now, both on
+    /// one clock, when it is next free after this event, or the refusal. A key never seen before
+    /// is free from any time in the past.
+    pub fn next_schedule(&self, scheduled: Duration, now: Duration) -> Result<Duration, Refused> {
+        if self.refuses_all {
+            return Err(Refused {
+                retry_after: self.emission_interval,
+            });
+        }
+        let ahead = scheduled.max(now) - now;
+        if ahead > self.tolerance {
+            return Err(Refused {
+                retry_after: ahead - self.tolerance,
+            });
+        }
+        Ok(scheduled.max(now) + self.emission_interval)
+    }
+
+    /// Time one event adds to a key's schedule, which a refund takes off again.
+    pub fn emission_interval(&self) -> Duration {
+        self.emission_interval
+    }
+
+    /// Whether this limiter admits everything (a limit that is switched off).
+    pub fn is_unlimited(&self) -> bool {
+        !self.refuses_all && self.emission_interval.is_zero()
+    }
+
     fn refund(&self, key: &str) {
         let mut schedules = self
             .schedules
@@ -257,6 +286,26 @@ mod tests {
         let _kept = limiter.admit_at("carol".into(), now).unwrap();
         let _kept = limiter.admit_at("carol".into(), now).unwrap();
         assert!(limiter.admit_at("carol".into(), now).is_err());
+    }
+
+    #[test]
+    fn a_schedule_kept_elsewhere_gets_the_same_decisions_as_one_kept_here() {
+        let limiter = RateLimiter::new(3, HOUR);
+        let start = Instant::now();
+        let epoch_offset = Duration::from_secs(1_000_000);
+        let mut scheduled = Duration::ZERO;
+        for second in (0..7200).step_by(97) {
+            let at = Duration::from_secs(second);
+            let kept_here = limiter.admit_at("dave".into(), start + at).map(|admitted| {
+                std::mem::forget(admitted);
+            });
+            let kept_elsewhere = limiter.next_schedule(scheduled, epoch_offset + at);
+            match (&kept_here, kept_elsewhere) {
+                (Ok(()), Ok(next)) => scheduled = next,
+                (Err(here), Err(elsewhere)) => assert_eq!(*here, elsewhere, "second {second}"),
+                _ => panic!("second {second}: {kept_here:?} here but {kept_elsewhere:?} elsewhere"),
+            }
+        }
     }
 
     #[test]

@@ -101,8 +101,8 @@ pub enum SeedOutcome {
 /// Safe to run on every start: a store that holds data keeps it untouched, so a restart on the
 /// same database neither duplicates nor resurrects anything.
 pub async fn seed(store: &dyn Store) -> Result<SeedOutcome> {
-    let outcome = if store.holds_no_data().await? {
-        seed_players_and_scores(store).await?;
+    let (players, scores) = seeded_players_and_scores()?;
+    let outcome = if store.seed_if_empty(players, scores).await? {
         SeedOutcome::Seeded
     } else {
         SeedOutcome::AlreadyHeldData
@@ -110,29 +110,29 @@ pub async fn seed(store: &dyn Store) -> Result<SeedOutcome> {
     Ok(outcome)
 }
 
-async fn seed_players_and_scores(store: &dyn Store) -> Result<()> {
+/// The demo players and their scores, timed relative to now.
+fn seeded_players_and_scores() -> Result<(Vec<StoredPlayer>, Vec<ScoreEntry>)> {
     let now = Utc::now();
-    for (seeded_player, password_hash) in SEEDED_PLAYERS.iter().zip(SEEDED_PASSWORD_HASHES) {
-        store
-            .create_player(StoredPlayer {
-                profile: profile_of(seeded_player),
-                password_hash: password_hash.to_string(),
-                created_at: now - Duration::days(30),
-            })
-            .await?;
-    }
+    let players = SEEDED_PLAYERS
+        .iter()
+        .zip(SEEDED_PASSWORD_HASHES)
+        .map(|(seeded_player, password_hash)| StoredPlayer {
+            profile: profile_of(seeded_player),
+            password_hash: password_hash.to_string(),
+            created_at: now - Duration::days(30),
+        })
+        .collect();
+    let mut scores = Vec::with_capacity(SEEDED_SCORES.len());
     for (player_index, score, mode, minutes_ago) in SEEDED_SCORES {
         let seeded_player = seeded_player_at(player_index)?;
-        store
-            .insert_score(ScoreEntry::self_reported(
-                &profile_of(seeded_player),
-                score,
-                mode,
-                now - Duration::minutes(minutes_ago),
-            ))
-            .await?;
+        scores.push(ScoreEntry::self_reported(
+            &profile_of(seeded_player),
+            score,
+            mode,
+            now - Duration::minutes(minutes_ago),
+        ));
     }
-    Ok(())
+    Ok((players, scores))
 }
 
 /// Looks a seeded player up by index without a panic path, even though the tables are constant.

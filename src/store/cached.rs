@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::accounts::rate_limit::{RateLimiter, Refused};
 use crate::accounts::tokens::TokenHash;
 use crate::error::Result;
 use crate::model::{FinishedGame, ScoreEntry, ScoreFilter, SessionRecord, StoredPlayer};
@@ -157,6 +158,42 @@ impl Store for CachedStore {
 
     async fn holds_no_data(&self) -> Result<bool> {
         self.inner.holds_no_data().await
+    }
+
+    async fn seed_if_empty(
+        &self,
+        players: Vec<StoredPlayer>,
+        scores: Vec<ScoreEntry>,
+    ) -> Result<bool> {
+        let seeded = self.inner.seed_if_empty(players, scores).await;
+        self.invalidate();
+        seeded
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+
+    fn shares_rate_limits(&self) -> bool {
+        self.inner.shares_rate_limits()
+    }
+
+    async fn admit_shared_event(
+        &self,
+        limit_name: &'static str,
+        key: &str,
+        limit: &RateLimiter,
+    ) -> Result<std::result::Result<(), Refused>> {
+        self.inner.admit_shared_event(limit_name, key, limit).await
+    }
+
+    async fn refund_shared_event(
+        &self,
+        limit_name: &'static str,
+        key: &str,
+        limit: &RateLimiter,
+    ) -> Result<()> {
+        self.inner.refund_shared_event(limit_name, key, limit).await
     }
 
     fn backend_name(&self) -> &'static str {

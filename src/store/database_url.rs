@@ -14,21 +14,22 @@ pub enum DatabaseUrl {
     /// `sqlite://PATH`: a SQLite database file, created and migrated on first start. The path is
     /// relative to the working directory unless it starts with `/` (as in `sqlite:///var/db`).
     Sqlite(PathBuf),
-    /// `postgres://…` or `postgresql://…`: recognised so that it can be refused with a clear
-    /// message, since that backend is not built yet.
-    Postgres,
+    /// `postgres://…` or `postgresql://…`: a PostgreSQL database (15 or later) that several
+    /// servers may share, in libpq's URL form; the whole URL is kept for the driver, which
+    /// checks the rest of it.
+    Postgres(String),
 }
 
 impl DatabaseUrl {
     /// Parses a `--database-url` value; the error says what was expected.
     pub fn parse(value: &str) -> Result<Self, String> {
-        const EXPECTED: &str =
-            "expected `sqlite://PATH` (such as `sqlite://snake-arena.sqlite3`) or `memory`";
+        const EXPECTED: &str = "expected `sqlite://PATH` (such as `sqlite://snake-arena.sqlite3`), \
+             `postgres://USER@HOST:PORT/DATABASE` or `memory`";
         if value == "memory" {
             return Ok(DatabaseUrl::Memory);
         }
         if value.starts_with("postgres://") || value.starts_with("postgresql://") {
-            return Ok(DatabaseUrl::Postgres);
+            return Ok(DatabaseUrl::Postgres(value.to_owned()));
         }
         let Some(path) = value.strip_prefix("sqlite://") else {
             return Err(format!("`{value}` is not a database URL: {EXPECTED}"));
@@ -72,11 +73,13 @@ mod tests {
         assert_eq!(DatabaseUrl::parse("memory"), Ok(DatabaseUrl::Memory));
         assert_eq!(
             DatabaseUrl::parse("postgres://user@localhost/snake"),
-            Ok(DatabaseUrl::Postgres)
+            Ok(DatabaseUrl::Postgres(
+                "postgres://user@localhost/snake".to_owned()
+            ))
         );
         assert_eq!(
             DatabaseUrl::parse("postgresql://localhost"),
-            Ok(DatabaseUrl::Postgres)
+            Ok(DatabaseUrl::Postgres("postgresql://localhost".to_owned()))
         );
     }
 

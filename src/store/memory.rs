@@ -345,6 +345,11 @@ impl Store for MemoryStore {
         Ok(no_players && no_scores)
     }
 
+    async fn ping(&self) -> Result<()> {
+        // Memory always answers.
+        Ok(())
+    }
+
     fn backend_name(&self) -> &'static str {
         "in-memory"
     }

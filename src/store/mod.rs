@@ -3,6 +3,7 @@
 pub mod cached;
 pub mod database_url;
 pub mod memory;
+pub mod postgres;
 pub mod sqlite;
 
 use std::path::PathBuf;
@@ -11,12 +12,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::accounts::rate_limit::{RateLimiter, Refused};
 use crate::accounts::tokens::TokenHash;
 use crate::error::Result;
 use crate::model::{FinishedGame, ScoreEntry, ScoreFilter, SessionRecord, StoredPlayer};
 
 pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl};
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Persistence for players, sessions, scores and the games the server ran.
@@ -82,18 +85,81 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the store holds no players and no scores, so the demo data may be seeded.
     async fn holds_no_data(&self) -> Result<bool>;
 
+    /// Adds the demo players and scores if the store holds no players and no scores, and says
+    /// whether it did. Seeding happens once even when several servers on one database start
+    /// together.
+    ///
+    /// The default checks and then inserts, which is enough for a store that one process owns
+    /// (memory, and SQLite, whose writes one connection makes); a store that several servers
+    /// share overrides it with one atomic step.
+    async fn seed_if_empty(
+        &self,
+        players: Vec<StoredPlayer>,
+        scores: Vec<ScoreEntry>,
+    ) -> Result<bool> {
+        if !self.holds_no_data().await? {
+            return Ok(false);
+        }
+        for player in players {
+            self.create_player(player).await?;
+        }
+        for entry in scores {
+            self.insert_score(entry).await?;
+        }
+        Ok(true)
+    }
+
+    /// Checks that the store answers, within a bound of a few seconds; `StoreUnavailable` when
+    /// it does not. This is what the health check asks.
+    async fn ping(&self) -> Result<()>;
+
+    /// Whether rate limits that must hold across servers (the failed logins per account) are
+    /// kept in this store, through [`Store::admit_shared_event`]. A store one process owns
+    /// leaves them to that process's own limiter, which costs no write per failed login.
+    fn shares_rate_limits(&self) -> bool {
+        false
+    }
+
+    /// Counts one event for `key` against `limit`, on a schedule this store keeps for every
+    /// server that uses it; the inner result is the limit's decision. Only called when
+    /// [`Store::shares_rate_limits`] says so.
+    async fn admit_shared_event(
+        &self,
+        limit_name: &'static str,
+        key: &str,
+        limit: &RateLimiter,
+    ) -> Result<std::result::Result<(), Refused>> {
+        let _ = (limit_name, key, limit);
+        Err(crate::error::Error::Internal(format!(
+            "the {} store keeps no shared rate limits",
+            self.backend_name()
+        )))
+    }
+
+    /// Hands back an event [`Store::admit_shared_event`] counted.
+    async fn refund_shared_event(
+        &self,
+        limit_name: &'static str,
+        key: &str,
+        limit: &RateLimiter,
+    ) -> Result<()> {
+        let _ = (limit_name, key, limit);
+        Err(crate::error::Error::Internal(format!(
+            "the {} store keeps no shared rate limits",
+            self.backend_name()
+        )))
+    }
+
     /// A short name of the backend for logs and health checks.
     fn backend_name(&self) -> &'static str;
 }
 
-/// Why a store could not be opened at start-up; each message names the file and the problem in
-/// one line, for the operator.
+/// Why a store could not be opened at start-up; each message names the file or database (never
+/// a password) and the problem in one line, for the operator.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error("{0}")]
     MalformedUrl(String),
-    #[error("`postgres://` database URLs are not supported yet; use `sqlite://PATH` or `memory`")]
-    PostgresNotBuilt,
     #[error("{path}: the file is not a SQLite database")]
     NotADatabase { path: PathBuf },
     #[error("{path}: cannot open or create the database: {reason}")]
@@ -110,15 +176,31 @@ pub enum OpenError {
     ChangedMigration { path: PathBuf, version: i64 },
     #[error("{path}: {reason}")]
     Other { path: PathBuf, reason: String },
+    #[error("{target}: cannot reach the PostgreSQL server: {reason}")]
+    PostgresUnreachable { target: String, reason: String },
+    #[error("{target}: the PostgreSQL server refused the login: {reason}")]
+    PostgresRefused { target: String, reason: String },
+    #[error("{target}: the database does not exist; create it first (`createdb`) or name another")]
+    PostgresNoSuchDatabase { target: String },
+    #[error(
+        "{target}: the database was written by a newer version of this server (it has schema migration {version}, which this version does not know); run the newer version or use another database"
+    )]
+    PostgresNewerSchema { target: String, version: i64 },
+    #[error(
+        "{target}: schema migration {version} in the database differs from the one this version knows"
+    )]
+    PostgresChangedMigration { target: String, version: i64 },
+    #[error("{target}: {reason}")]
+    PostgresOther { target: String, reason: String },
 }
 
-/// Opens the store `--database-url` names: parses it, then opens (and for SQLite creates and
-/// migrates) the backend.
+/// Opens the store `--database-url` names: parses it, then opens (and for SQLite creates) and
+/// migrates the backend.
 pub async fn open(database_url: &str) -> std::result::Result<Arc<dyn Store>, OpenError> {
     match DatabaseUrl::parse(database_url).map_err(OpenError::MalformedUrl)? {
         DatabaseUrl::Memory => Ok(Arc::new(MemoryStore::new())),
         DatabaseUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(&path).await?)),
-        DatabaseUrl::Postgres => Err(OpenError::PostgresNotBuilt),
+        DatabaseUrl::Postgres(url) => Ok(Arc::new(PostgresStore::open(&url).await?)),
     }
 }
 

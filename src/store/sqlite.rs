@@ -33,6 +33,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for a free connection before it is answered `503`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long `ping` (the health check) waits for the database to answer.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Connections that read at once. WAL lets readers run beside the one writer; two cores need few.
 const READER_CONNECTIONS: u32 = 4;
 
@@ -85,7 +88,10 @@ async fn commit_scores_in_groups(
     }
 }
 
-async fn insert_scores_in_one_transaction(writer: &SqlitePool, group: &[PendingScore]) -> Result<()> {
+async fn insert_scores_in_one_transaction(
+    writer: &SqlitePool,
+    group: &[PendingScore],
+) -> Result<()> {
     let mut transaction = writer.begin().await.map_err(store_error)?;
     for pending in group {
         insert_score_with(&mut *transaction, &pending.entry).await?;
@@ -390,6 +396,24 @@ impl Store for SqliteStore {
         .map_err(store_error)
     }
 
+    async fn ping(&self) -> Result<()> {
+        let answer = tokio::time::timeout(
+            PING_TIMEOUT,
+            // A read of the file itself, of one row at most, not just of the connection.
+            sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM players)")
+                .fetch_one(&self.readers),
+        )
+        .await;
+        match answer {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(store_error(error)),
+            Err(_) => Err(Error::StoreUnavailable {
+                retry_after: RETRY_AFTER_STORE_FAULT,
+                cause: format!("sqlite: no answer within {} ms", PING_TIMEOUT.as_millis()),
+            }),
+        }
+    }
+
     fn backend_name(&self) -> &'static str {
         "sqlite"
     }
@@ -570,8 +594,9 @@ fn direction_letter(direction: Direction) -> char {
     }
 }
 
-/// A turn log as the `turns` column holds it: `tick:direction` pairs separated by commas.
-fn turns_as_text(turns: &[LoggedTurn]) -> String {
+/// A turn log as the `turns` column holds it: `tick:direction` pairs separated by commas
+/// (the PostgreSQL store writes it the same way).
+pub(super) fn turns_as_text(turns: &[LoggedTurn]) -> String {
     turns
         .iter()
         .map(|turn| format!("{}:{}", turn.tick, direction_letter(turn.direction)))
@@ -579,7 +604,7 @@ fn turns_as_text(turns: &[LoggedTurn]) -> String {
         .join(",")
 }
 
-fn turns_from_text(text: &str) -> Result<Vec<LoggedTurn>> {
+pub(super) fn turns_from_text(text: &str) -> Result<Vec<LoggedTurn>> {
     let malformed = || Error::Internal(format!("sqlite: malformed turn log {text:?}"));
     text.split(',')
         .filter(|pair| !pair.is_empty())
@@ -598,7 +623,7 @@ fn turns_from_text(text: &str) -> Result<Vec<LoggedTurn>> {
         .collect()
 }
 
-const END_REASONS: [(GameEndReason, &str); 5] = [
+pub(super) const END_REASONS: [(GameEndReason, &str); 5] = [
     (GameEndReason::Rules(EndCause::HitWall), "hit_wall"),
     (GameEndReason::Rules(EndCause::HitSelf), "hit_self"),
     (GameEndReason::Rules(EndCause::BoardFull), "board_full"),
@@ -606,7 +631,7 @@ const END_REASONS: [(GameEndReason, &str); 5] = [
     (GameEndReason::ServerShutdown, "server_shutdown"),
 ];
 
-fn end_reason_name(reason: GameEndReason) -> &'static str {
+pub(super) fn end_reason_name(reason: GameEndReason) -> &'static str {
     END_REASONS
         .iter()
         .find(|(known, _)| *known == reason)
@@ -1109,6 +1134,10 @@ mod tests {
         );
         assert!(matches!(
             store.top_scores(ScoreFilter::mode(None), 10).await,
+            Err(Error::StoreUnavailable { .. })
+        ));
+        assert!(matches!(
+            store.ping().await,
             Err(Error::StoreUnavailable { .. })
         ));
     }

@@ -2,9 +2,11 @@
 //! `main` runs, with cheap password hashing), a client that progenitor generates from the same
 //! `openapi.yaml`, and a raw HTTP client for requests the generated types refuse to build.
 //!
-//! The store backend comes from `SNAKE_ARENA_TEST_BACKEND`: `memory` (the default) or `sqlite`,
-//! a fresh database file per test context, deleted when the context is dropped. `backends.rs`
-//! runs the data-carrying tests again on `sqlite`, so a plain `cargo test` covers both.
+//! The store backend comes from `SNAKE_ARENA_TEST_BACKEND`: `memory` (the default), `sqlite` (a
+//! fresh database file per test context, deleted when the context is dropped) or `postgres` (a
+//! fresh database per test context on the server `SNAKE_ARENA_TEST_POSTGRES_URL` names, dropped
+//! with the context). `backends.rs` runs the data-carrying tests again on `sqlite`, and on
+//! `postgres` when that URL is set, so a plain `cargo test` covers every backend it can reach.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -34,11 +36,113 @@ const CHEAP_SCRYPT_LOG_N: u8 = 4;
 /// The environment variable that picks the store backend of every test context.
 pub const TEST_BACKEND_VARIABLE: &str = "SNAKE_ARENA_TEST_BACKEND";
 
+/// The environment variable naming a PostgreSQL server (any database on it, as a user that may
+/// create databases) for the tests that need one.
+pub const TEST_POSTGRES_URL_VARIABLE: &str = "SNAKE_ARENA_TEST_POSTGRES_URL";
+
+/// Set to `1` (as CI does) to make a missing `SNAKE_ARENA_TEST_POSTGRES_URL` a failure instead
+/// of a skip.
+pub const REQUIRE_POSTGRES_VARIABLE: &str = "SNAKE_ARENA_REQUIRE_POSTGRES";
+
+/// The PostgreSQL server the tests may use, or `None` (with the reason printed) when none is
+/// named; fails instead when `SNAKE_ARENA_REQUIRE_POSTGRES=1` says one must be.
+pub fn test_postgres_url(test: &str) -> Option<String> {
+    match std::env::var(TEST_POSTGRES_URL_VARIABLE) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var(REQUIRE_POSTGRES_VARIABLE).as_deref() != Ok("1"),
+                "{test}: {REQUIRE_POSTGRES_VARIABLE}=1 but {TEST_POSTGRES_URL_VARIABLE} is not set"
+            );
+            println!(
+                "{test}: skipped, {TEST_POSTGRES_URL_VARIABLE} is not set (see README, \"The two commands\")"
+            );
+            None
+        }
+    }
+}
+
+/// A database of its own on the test PostgreSQL server, dropped (with any connections still
+/// open to it) when this is dropped.
+pub struct ScratchDatabase {
+    server_url: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates an empty database on the server `server_url` names.
+    pub async fn create(server_url: &str) -> Self {
+        use sqlx::Connection;
+        let name = format!("snake_test_{}_{}", std::process::id(), unique_suffix());
+        let mut admin = sqlx::PgConnection::connect(server_url)
+            .await
+            .unwrap_or_else(|error| {
+                panic!("{TEST_POSTGRES_URL_VARIABLE} does not connect: {error}")
+            });
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("the test user may create databases");
+        let _ = admin.close().await;
+        Self {
+            url: url_with_database(server_url, &name),
+            server_url: server_url.to_owned(),
+            name,
+        }
+    }
+
+    /// The URL of this database, for `--database-url`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which cannot be blocked on; a thread of its own
+        // with a runtime of its own drops the database and is waited for.
+        let server_url = self.server_url.clone();
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let dropping = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for dropping the database");
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&server_url).await {
+                    let _ = sqlx::query(&statement).execute(&mut admin).await;
+                    let _ = admin.close().await;
+                }
+            });
+        });
+        let _ = dropping.join();
+    }
+}
+
+/// `url` with its database (the path) replaced by `database`; any `?options` are kept.
+pub fn url_with_database(url: &str, database: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+    let (authority_and_path, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    let authority = authority_and_path
+        .split_once('/')
+        .map_or(authority_and_path, |(authority, _)| authority);
+    match query {
+        Some(query) => format!("{scheme}://{authority}/{database}?{query}"),
+        None => format!("{scheme}://{authority}/{database}"),
+    }
+}
+
 /// The store backend the test contexts of this run use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestBackend {
     Memory,
     Sqlite,
+    Postgres,
 }
 
 impl TestBackend {
@@ -48,7 +152,10 @@ impl TestBackend {
         match std::env::var(TEST_BACKEND_VARIABLE).as_deref() {
             Err(_) | Ok("") | Ok("memory") => TestBackend::Memory,
             Ok("sqlite") => TestBackend::Sqlite,
-            Ok(other) => panic!("{TEST_BACKEND_VARIABLE}={other}: expected `memory` or `sqlite`"),
+            Ok("postgres") => TestBackend::Postgres,
+            Ok(other) => {
+                panic!("{TEST_BACKEND_VARIABLE}={other}: expected `memory`, `sqlite` or `postgres`")
+            }
         }
     }
 
@@ -57,6 +164,7 @@ impl TestBackend {
         match self {
             TestBackend::Memory => "in-memory",
             TestBackend::Sqlite => "sqlite",
+            TestBackend::Postgres => "postgres",
         }
     }
 }
@@ -100,6 +208,14 @@ pub struct TestContext {
     raw: reqwest::Client,
     backend: TestBackend,
     _database_directory: Option<TemporaryDirectory>,
+    _scratch_database: Option<ScratchDatabase>,
+}
+
+/// What keeps a stopped server's database (a SQLite file's directory, a PostgreSQL scratch
+/// database) until the test is done with it.
+pub struct DatabaseGuard {
+    _directory: Option<TemporaryDirectory>,
+    _scratch_database: Option<ScratchDatabase>,
 }
 
 /// A player the test just signed up, with everything needed to act as them.
@@ -133,15 +249,23 @@ impl TestContext {
         config.scrypt_log_n = CHEAP_SCRYPT_LOG_N;
         config.log_level = LogLevel::Error;
         let backend = TestBackend::of_this_run();
-        let database_directory = match backend {
+        let (database_directory, scratch_database) = match backend {
             TestBackend::Memory => {
                 config.database_url = "memory".to_owned();
-                None
+                (None, None)
             }
             TestBackend::Sqlite => {
                 let directory = TemporaryDirectory::new();
                 config.database_url = directory.sqlite_url("test.sqlite3");
-                Some(directory)
+                (Some(directory), None)
+            }
+            TestBackend::Postgres => {
+                let server_url = std::env::var(TEST_POSTGRES_URL_VARIABLE).unwrap_or_else(|_| {
+                    panic!("{TEST_BACKEND_VARIABLE}=postgres needs {TEST_POSTGRES_URL_VARIABLE}")
+                });
+                let database = ScratchDatabase::create(&server_url).await;
+                config.database_url = database.url().to_owned();
+                (None, Some(database))
             }
         };
         adjust(&mut config);
@@ -155,6 +279,7 @@ impl TestContext {
             raw: reqwest::Client::new(),
             backend,
             _database_directory: database_directory,
+            _scratch_database: scratch_database,
         }
     }
 
@@ -179,9 +304,15 @@ impl TestContext {
         self.server.app_private()
     }
 
-    /// Shuts the server down as `main` does on SIGTERM, within `grace`.
-    pub async fn shut_down(self, grace: std::time::Duration) -> Result<(), String> {
-        snake_arena_server::server::shut_down(self.server, grace).await
+    /// Shuts the server down as `main` does on SIGTERM, within `grace`. The database outlives it
+    /// (until the returned guard is dropped), so the test can still read what was written.
+    pub async fn shut_down(self, grace: std::time::Duration) -> Result<DatabaseGuard, String> {
+        let guard = DatabaseGuard {
+            _directory: self._database_directory,
+            _scratch_database: self._scratch_database,
+        };
+        snake_arena_server::server::shut_down(self.server, grace).await?;
+        Ok(guard)
     }
 
     /// The generated client without credentials.

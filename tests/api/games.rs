@@ -152,7 +152,7 @@ async fn shutting_down_the_server_ends_live_games_with_a_final_frame_and_records
         live_games.watch(bot_game.frame.game_id).expect("watch")
     };
 
-    context
+    let _database = context
         .shut_down(Duration::from_secs(10))
         .await
         .expect("a clean shutdown");

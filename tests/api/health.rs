@@ -1,8 +1,8 @@
 //! The `health` tag, and the other operator-facing endpoint: the OpenAPI document the server
 //! serves at `/api/openapi.json`, which must carry the contract's security and constraints.
 //!
-//! The health check's documented 503 (the store does not answer) is not provoked here (the check
-//! does not yet probe the store), so only its 200 is checked.
+//! The health check asks the store to answer within a bound; its documented 503 (the store does
+//! not answer) is provoked in `postgres.rs`, by stopping the database, so only its 200 is here.
 
 use reqwest::StatusCode;
 use serde_json::Value;

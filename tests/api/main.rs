@@ -15,6 +15,7 @@ mod leaderboard;
 mod limits;
 mod live;
 mod malformed;
+mod postgres;
 mod process;
 mod security;
 mod slow_clients;

@@ -466,8 +466,36 @@ async fn a_malformed_or_unsupported_database_url_stops_the_start_with_one_line_s
             && malformed.contains("sqlite://PATH"),
         "{malformed}"
     );
-    let postgres = failed_start(&["--database-url", "postgres://localhost/snake"]).await;
-    assert!(postgres.contains("not supported yet"), "{postgres}");
+    let malformed_postgres = failed_start(&["--database-url", "postgres://a:b@[zz/snake"]).await;
+    assert!(
+        malformed_postgres.contains("`postgres://…`"),
+        "{malformed_postgres}"
+    );
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    let unreachable = failed_start(&["--database-url", "postgres://snake@127.0.0.1:1/snake"]).await;
+    assert!(
+        unreachable
+            .contains("postgres://snake@127.0.0.1:1/snake: cannot reach the PostgreSQL server"),
+        "{unreachable}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_postgres_user_or_database_stops_the_start_with_one_line_saying_so() {
+    let Some(server_url) = crate::common::test_postgres_url("an unknown user or database") else {
+        return;
+    };
+    let unknown_database = crate::common::url_with_database(&server_url, "no_such_database");
+    let stderr = failed_start(&["--database-url", &unknown_database]).await;
+    assert!(stderr.contains("the database does not exist"), "{stderr}");
+    let (scheme, rest) = server_url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let unknown_user = format!("{scheme}://no_such_user_here@{host}");
+    let stderr = failed_start(&["--database-url", &unknown_user]).await;
+    assert!(
+        stderr.contains("the PostgreSQL server refused the login"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

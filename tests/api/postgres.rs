@@ -1,0 +1,292 @@
+//! Several servers on one PostgreSQL database, and an outage of the database: what the issue
+//! promises for the `postgres://` backend beyond the contract tests (which `backends.rs` runs on
+//! it). Every test here needs `SNAKE_ARENA_TEST_POSTGRES_URL` and says "skipped" without it.
+//!
+//! The outage test runs a cluster of its own (`scripts/start-postgres.sh`), since stopping the
+//! shared one would fail every other test running beside it.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::RETRY_AFTER;
+
+use crate::common::{
+    ScratchDatabase, TemporaryDirectory, TestContext, assert_error, expect_error, login_request,
+    score_submission, signup_request, test_postgres_url, types, unique_suffix,
+};
+
+/// Starts a server on the database `url` names, after `adjust` has changed the configuration.
+async fn server_on(
+    url: &str,
+    adjust: impl FnOnce(&mut snake_arena_server::config::Config),
+) -> TestContext {
+    let url = url.to_owned();
+    TestContext::start_with(move |config| {
+        config.database_url = url;
+        adjust(config);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_started_together_on_one_database_seed_it_once_and_share_every_account_and_score()
+ {
+    let Some(server_url) = test_postgres_url("two servers on one database") else {
+        return;
+    };
+    let database = ScratchDatabase::create(&server_url).await;
+    let (first, second) = tokio::join!(
+        server_on(database.url(), |_| {}),
+        server_on(database.url(), |_| {})
+    );
+    for server in [&first, &second] {
+        let board = server
+            .client()
+            .leaderboard_list(NonZeroU32::new(100), None, None)
+            .await
+            .expect("the leaderboard")
+            .into_inner();
+        assert_eq!(board.len(), 10, "seeded once: {board:?}");
+    }
+
+    let player = first.sign_up_fresh_player().await;
+    let logged_in = second
+        .client()
+        .auth_login(&login_request(&player.email, &player.password))
+        .await
+        .expect("an account made through one server logs in through the other")
+        .into_inner();
+    assert_eq!(logged_in.user, player.user);
+
+    let token = logged_in.token.to_string();
+    let entry = second
+        .client_with_token(&token)
+        .leaderboard_submit(&score_submission(999_999, types::GameMode::Walls))
+        .await
+        .expect("a score through the second server")
+        .into_inner();
+    let board = first
+        .client()
+        .leaderboard_list(NonZeroU32::new(1), Some(types::GameMode::Walls), None)
+        .await
+        .expect("the first server's leaderboard")
+        .into_inner();
+    assert_eq!(
+        board,
+        [entry],
+        "a score through one server shows on the other"
+    );
+
+    first
+        .client_with_token(&token)
+        .auth_logout()
+        .await
+        .expect("a logout through the first server");
+    expect_error(
+        second.client_with_token(&token).auth_me().await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_sign_ups_with_one_username_raced_across_two_servers_exactly_one_is_created() {
+    let Some(server_url) = test_postgres_url("one username raced across two servers") else {
+        return;
+    };
+    let database = ScratchDatabase::create(&server_url).await;
+    let first = server_on(database.url(), |config| config.no_seed = true).await;
+    let second = server_on(database.url(), |config| config.no_seed = true).await;
+    let username = format!("racer_{}", unique_suffix());
+    let attempts = (0..16).map(|attempt| {
+        let server = if attempt % 2 == 0 { &first } else { &second };
+        let request = signup_request(
+            &format!("racer{attempt}_{username}@example.com"),
+            &if attempt % 4 < 2 {
+                username.clone()
+            } else {
+                username.to_uppercase()
+            },
+            "correct horse battery",
+        );
+        async move { server.client().auth_signup(&request).await }
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+    let created = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    assert_eq!(created, 1, "{outcomes:?}");
+    for outcome in outcomes.into_iter().filter(|outcome| outcome.is_err()) {
+        expect_error(outcome, StatusCode::CONFLICT, "username_taken");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_failed_login_limit_per_account_holds_across_servers() {
+    let Some(server_url) = test_postgres_url("the failed-login limit across servers") else {
+        return;
+    };
+    let database = ScratchDatabase::create(&server_url).await;
+    let limited = |config: &mut snake_arena_server::config::Config| {
+        config.no_seed = true;
+        config.failed_logins_per_account_per_hour = 2;
+    };
+    let first = server_on(database.url(), limited).await;
+    let second = server_on(database.url(), limited).await;
+    let player = first.sign_up_fresh_player().await;
+    let wrong = login_request(&player.email, "not the password at all");
+    for server in [&first, &second] {
+        expect_error(
+            server.client().auth_login(&wrong).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        );
+    }
+    for server in [&first, &second] {
+        expect_error(
+            server.client().auth_login(&wrong).await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+        );
+    }
+}
+
+/// A PostgreSQL cluster of this test's own, on a free loopback port, stopped when dropped.
+struct OwnCluster {
+    directory: TemporaryDirectory,
+    port: u16,
+    url: String,
+}
+
+const START_POSTGRES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/start-postgres.sh");
+
+impl OwnCluster {
+    fn start() -> Self {
+        let directory = TemporaryDirectory::new();
+        // A port the kernel just handed out and took back: free unless someone takes it in the
+        // moment before PostgreSQL binds it.
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let output = std::process::Command::new(START_POSTGRES)
+            .arg(directory.path().join("cluster"))
+            .arg(port.to_string())
+            .output()
+            .expect("scripts/start-postgres.sh runs");
+        assert!(
+            output.status.success(),
+            "the cluster starts: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let url = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+        Self {
+            directory,
+            port,
+            url,
+        }
+    }
+
+    fn run(&self, arguments: &[&str]) {
+        let status = std::process::Command::new(START_POSTGRES)
+            .args(arguments)
+            .status()
+            .expect("scripts/start-postgres.sh runs");
+        assert!(status.success(), "start-postgres.sh {arguments:?}");
+    }
+
+    fn cluster_directory(&self) -> String {
+        self.directory.path().join("cluster").display().to_string()
+    }
+
+    fn stop(&self) {
+        self.run(&["--stop", &self.cluster_directory()]);
+    }
+
+    fn start_again(&self) {
+        self.run(&[
+            "--start-again",
+            &self.cluster_directory(),
+            &self.port.to_string(),
+        ]);
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(START_POSTGRES)
+            .args(["--stop", &self.cluster_directory()])
+            .status();
+    }
+}
+
+/// How long an answer may take while the database is down: the pool's wait for a connection (3 s)
+/// and some slack for a busy machine. The point is that it comes, as a 503, not after minutes.
+const OUTAGE_ANSWER_LIMIT: Duration = Duration::from_secs(8);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_database_is_down_calls_get_503_store_unavailable_and_the_server_recovers_by_itself()
+ {
+    if test_postgres_url("a database outage").is_none() {
+        return;
+    }
+    let cluster = OwnCluster::start();
+    let server = server_on(&cluster.url, |_| {}).await;
+    let player = server.sign_up_fresh_player().await;
+
+    cluster.stop();
+    let started = Instant::now();
+    let health = server.raw_get("/api/health", None).await;
+    assert_error(
+        &health,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+    );
+    let started_board = Instant::now();
+    let board = server
+        .raw()
+        .get(server.url("/api/leaderboard"))
+        .send()
+        .await
+        .expect("the request is sent");
+    assert!(board.headers().contains_key(RETRY_AFTER), "{board:?}");
+    let board = crate::common::read_raw(board).await;
+    assert_error(&board, StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
+    assert!(started_board.elapsed() < OUTAGE_ANSWER_LIMIT);
+    let submitted = server
+        .raw_post_text(
+            "/api/leaderboard",
+            r#"{"score": 5, "mode": "walls"}"#,
+            Some(&player.token),
+        )
+        .await;
+    assert_error(
+        &submitted,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+    );
+    let login = server
+        .raw_post_json(
+            "/api/auth/login",
+            &serde_json::json!({"email": player.email, "password": player.password}),
+            None,
+        )
+        .await;
+    assert_error(&login, StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
+    assert!(started.elapsed() < 4 * OUTAGE_ANSWER_LIMIT);
+
+    cluster.start_again();
+    let health = server.client().health_check().await.expect("health again");
+    assert_eq!(health.into_inner().store.as_str(), "postgres");
+    let me = player
+        .client
+        .auth_me()
+        .await
+        .expect("the token still works");
+    assert_eq!(me.into_inner(), player.user);
+    player
+        .client
+        .leaderboard_submit(&score_submission(5, types::GameMode::Walls))
+        .await
+        .expect("writes are taken again");
+}
