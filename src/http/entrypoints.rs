@@ -15,6 +15,9 @@ use crate::http::error::ApiError;
 use crate::http::wire;
 use crate::model::ScoreFilter;
 
+/// The most games `GET /api/games/active` lists: the contract's `maxItems`.
+const ACTIVE_GAMES_LISTED: usize = 100;
+
 /// The server's implementation of the contract; never constructed, only named.
 pub enum SnakeArenaServer {}
 
@@ -125,8 +128,11 @@ impl SnakeArenaApi for SnakeArenaServer {
         rqctx: RequestContext<ServerState>,
     ) -> Result<HttpResponseOk<types::GamesActiveListResponse>, ApiError> {
         let games = rqctx.context().spectating.active_games().await?;
+        // The contract lists at most 100 games (`maxItems`), and the server may run more
+        // (`--max-live-games`): the list is the first 100 in the domain's order.
         let games = games
             .into_iter()
+            .take(ACTIVE_GAMES_LISTED)
             .map(wire::active_game_to_wire)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(HttpResponseOk(types::GamesActiveListResponse::try_from(

@@ -254,3 +254,26 @@ async fn watching_an_unknown_game_is_refused_with_404_and_the_error_body_before_
     let error = expect_error(result, StatusCode::NOT_FOUND, "unknown_game");
     assert!(!error.detail.is_empty(), "{error:?}");
 }
+
+#[tokio::test]
+async fn with_more_live_games_than_the_contract_lists_the_active_list_shows_the_first_100() {
+    let context = TestContext::start_with(|config| {
+        // The longest tick `POST /api/games` can report.
+        config.game_tick_ms = 60_000;
+        config.demo_bots = 100;
+    })
+    .await;
+    let player = context.sign_up_fresh_player().await;
+    let started = context
+        .raw_post_json(
+            "/api/games",
+            &serde_json::json!({"mode": "walls"}),
+            Some(&player.token),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.body);
+    assert_eq!(context.state().live_games.live_game_count(), 101);
+    let response = context.raw_get("/api/games/active", None).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+    assert_eq!(response.body.as_array().map(Vec::len), Some(100));
+}

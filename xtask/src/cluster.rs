@@ -46,16 +46,22 @@ const FAILED_LOGIN_LIMIT: usize = 6;
 /// src/accounts/rate_limit.rs); the rest come at a steady pace over the hour, so the attempts
 /// after these are refused. Limits kept per instance would admit this many on each instance.
 const FAILED_LOGINS_ADMITTED_AT_ONCE: usize = FAILED_LOGIN_LIMIT + 1 - FAILED_LOGIN_LIMIT / 2;
-/// How long a score may take to show on another instance's board. Invalidation travels by
-/// PostgreSQL's LISTEN/NOTIFY, and a board is never staler than a second.
+/// How long a score may take to show on another instance's board: each instance caches a board
+/// for at most a second (`src/store/cached.rs`); change notifications between instances are not
+/// built.
 const SHARED_BOARD_WITHIN: Duration = Duration::from_secs(1);
 
-/// A process that is killed (and waited for) when dropped.
-struct Killed(Child);
+/// nginx as started for this run, stopped when dropped: a SIGTERM to the master process, which
+/// stops its workers too (a SIGKILL would leave them running).
+struct Nginx(Child);
 
-impl Drop for Killed {
+impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
         let _ = self.0.wait();
     }
 }
@@ -108,7 +114,7 @@ fn start_nginx(
     directory: &Path,
     listen: SocketAddr,
     instances: &[SocketAddr],
-) -> Result<Killed, String> {
+) -> Result<Nginx, String> {
     let template_path = repository_root()
         .join("deploy")
         .join("nginx-snake-arena.conf");
@@ -139,7 +145,7 @@ fn start_nginx(
         .stdin(Stdio::null())
         .spawn()
         .map_err(|error| format!("cannot start nginx (apt-get install nginx-light): {error}"))?;
-    let nginx = Killed(child);
+    let nginx = Nginx(child);
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if let Ok(response) = send(listen, &get("/api/health", &[]))
