@@ -927,6 +927,9 @@ pub mod types {
         pub sequence: types::GameFrameSequence,
         /// The snake's cells, head first.
         pub snake: types::GameFrameSnake,
+        /// When the server published this frame, right after its tick (the first frame: when the game started), in RFC 3339 to the microsecond. A client on the server's clock can measure how long frames take to reach it.
+        #[serde(rename = "tickedAt")]
+        pub ticked_at: support::DateTime,
         /// Ticks played so far.
         pub ticks: types::GameFrameTicks,
         pub username: types::Username,
@@ -981,6 +984,16 @@ pub mod types {
                 .property(
                     "snake",
                     generator.subschema_for::<types::GameFrameSnake>(),
+                    true,
+                )
+                .property(
+                    "tickedAt",
+                    support::SchemaBuilder::string()
+                        .format("date-time")
+                        .description(
+                            "When the server published this frame, right after its tick (the first frame: when the game started), in RFC 3339 to the microsecond. A client on the server's clock can measure how long frames take to reach it.",
+                        )
+                        .build(),
                     true,
                 )
                 .property(

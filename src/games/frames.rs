@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
+use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
@@ -36,11 +37,21 @@ pub struct Frame {
     pub username: Arc<str>,
     pub mode: GameMode,
     pub view: GameView,
+    /// When the game's task published this frame (for the first frame, when the game started),
+    /// to the microsecond: a client on the same clock can tell how long the frame took to reach
+    /// it.
+    pub ticked_at: DateTime<Utc>,
     /// Set on the final frame only.
     pub end: Option<FrameEnd>,
 }
 
 impl Frame {
+    /// The time to put in a frame about to be published: now, to the microsecond, which is as
+    /// precise as the contract's `tickedAt` says and as a client can use.
+    pub fn tick_time_now() -> DateTime<Utc> {
+        Utc::now().trunc_subsecs(6)
+    }
+
     /// Whether this is the game's last frame.
     pub fn is_final(&self) -> bool {
         self.end.is_some()
@@ -265,6 +276,7 @@ mod tests {
             username: "tester".into(),
             mode: GameMode::Walls,
             view: Game::new(GameMode::Walls, 1).view(),
+            ticked_at: DateTime::UNIX_EPOCH,
             end,
         }
     }

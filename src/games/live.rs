@@ -343,6 +343,7 @@ impl LiveGames {
             username: Arc::clone(&username),
             mode,
             view: engine.view(),
+            ticked_at: Frame::tick_time_now(),
             end: None,
         };
         let (turn_sender, turn_receiver) = mpsc::channel(TURNS_BUFFERED_PER_GAME);
@@ -465,6 +466,7 @@ impl GameRunner {
             username: Arc::clone(&self.username),
             mode: self.engine.mode(),
             view: self.engine.view(),
+            ticked_at: Frame::tick_time_now(),
             end,
         });
     }

@@ -64,6 +64,7 @@ mod tests {
             username: "bot-1".into(),
             mode: GameMode::Walls,
             view: Game::new(GameMode::Walls, 1).view(),
+            ticked_at: chrono::DateTime::UNIX_EPOCH + chrono::Duration::microseconds(1_234_567),
             end: Some(FrameEnd {
                 reason: GameEndReason::ServerShutdown,
                 recording: Recording::NotOnLeaderboard,
@@ -77,6 +78,7 @@ mod tests {
         let frame = &json["frame"];
         assert_eq!(frame["sequence"], 7);
         assert_eq!(frame["snake"][0], serde_json::json!({"x": 10, "y": 10}));
+        assert_eq!(frame["tickedAt"], "1970-01-01T00:00:01.234567Z");
         assert_eq!(frame["over"], true);
         assert_eq!(frame["endReason"], "server_shutting_down");
         assert!(frame.get("entry").is_none(), "{frame}");

@@ -161,6 +161,7 @@ pub fn frame_to_wire(frame: &Frame) -> Result<types::GameFrame, ApiError> {
         food: frame.view.food.map(cell_to_wire).transpose()?,
         direction: direction_to_wire(frame.view.direction),
         ticks: types::GameFrameTicks::try_from(count(frame.view.ticks)?)?,
+        ticked_at: frame.ticked_at.into(),
         over: end.is_some(),
         end_reason: end.map(|end| end_reason_to_wire(end.reason)),
         entry,

@@ -20,6 +20,7 @@
 
 pub mod backends;
 pub mod ceiling;
+pub mod live;
 pub mod load;
 pub mod process;
 
@@ -30,19 +31,24 @@ use std::time::Duration;
 
 use crate::codegen::repository_root;
 use ceiling::RecordedResponse;
+use live::{LiveOptions, LiveReport};
 use load::{LoadRequest, LoadResult};
 use process::{BenchProcess, exchange};
 
-pub const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--duration SECONDS]
+pub const USAGE: &str =
+    "usage: cargo xtask bench [--quick] [--live-only] [--rounds N] [--duration SECONDS]
                          [--connections LIST] [--log-level LEVEL]
 
 Builds the release server, starts it (seeded, production settings) beside a bare hyper server
 returning the same bytes (the ceiling), and drives both with wrk in alternating rounds. Prints
 Markdown tables and writes target/bench/results.json. Needs wrk (`apt-get install -y wrk`).
-The default run takes about five minutes.
+Then it runs the live scenarios (bench/live.rs): spectators on the watch channel of many bot
+games and of one, timing each frame from its tick to each spectator.
+The default run takes about nine minutes.
 
-  --quick             one round of one second per measurement: checks that everything runs;
-                      the figures are too noisy to quote
+  --quick             one round of one second per measurement, and small, short live
+                      scenarios: checks that everything runs; the figures are too noisy to quote
+  --live-only         only the live scenarios (no wrk needed; about a minute)
   --rounds N          alternating rounds per scenario and concurrency (default 3)
   --duration SECONDS  length of each wrk run (default 3)
   --connections LIST  comma-separated concurrencies for the scenarios (default 32,128)
@@ -88,6 +94,8 @@ struct Options {
     log_level: Option<String>,
     startup_runs: usize,
     warm_up: Duration,
+    live_only: bool,
+    live: LiveOptions,
 }
 
 fn parse_options(arguments: &[String]) -> Result<Options, String> {
@@ -98,6 +106,8 @@ fn parse_options(arguments: &[String]) -> Result<Options, String> {
         log_level: None,
         startup_runs: 7,
         warm_up: Duration::from_secs(2),
+        live_only: false,
+        live: LiveOptions::full(),
     };
     let mut arguments = arguments.iter();
     while let Some(argument) = arguments.next() {
@@ -113,7 +123,9 @@ fn parse_options(arguments: &[String]) -> Result<Options, String> {
                 options.duration = Duration::from_secs(1);
                 options.startup_runs = 3;
                 options.warm_up = Duration::from_secs(1);
+                options.live = LiveOptions::quick();
             }
+            "--live-only" => options.live_only = true,
             "--rounds" => {
                 options.rounds = value("--rounds")?
                     .parse()
@@ -227,11 +239,26 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
         return ceiling::serve(Path::new(responses));
     }
     let options = parse_options(arguments)?;
-    let wrk_version = load::ensure_wrk_is_installed()?;
-    let binaries = build()?;
     let output_directory = target_directory().join("bench");
     std::fs::create_dir_all(&output_directory)
         .map_err(|error| format!("cannot create {}: {error}", output_directory.display()))?;
+    let results_path = output_directory.join("results.json");
+    if options.live_only {
+        let server = build_release_server("bench")?;
+        let machine = machine_description("spectators: tokio-tungstenite in xtask");
+        let live = live::measure(&server, &options.live)?;
+        let json = serde_json::json!({ "machine": machine, "live": live.to_json() });
+        write_results(&results_path, &json)?;
+        let text = format!(
+            "{}\n{}\nAll figures: {}",
+            machine_line(&machine),
+            live.to_markdown(),
+            results_path.display()
+        );
+        return finish(text, &[], &live, &results_path);
+    }
+    let wrk_version = load::ensure_wrk_is_installed()?;
+    let binaries = build()?;
     let machine = machine_description(&wrk_version);
     let bench = Bench {
         options,
@@ -243,6 +270,7 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
     let (scenario_arguments, comparisons) = bench.compare_with_ceiling()?;
     let growth = bench.measure_growth()?;
     let backends = bench.compare_backends()?;
+    let live = live::measure(&bench.binaries.server, &bench.options.live)?;
 
     let report = Report {
         machine,
@@ -253,22 +281,54 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
         options: &bench.options,
         backends,
     };
-    let results_path = bench.output_directory.join("results.json");
-    let json =
-        serde_json::to_string_pretty(&report.to_json()).map_err(|error| error.to_string())?;
-    std::fs::write(&results_path, json + "\n")
-        .map_err(|error| format!("cannot write {}: {error}", results_path.display()))?;
-    let text = report.to_markdown(&results_path);
-    let invalid = report.invalid_runs();
-    if invalid > 0 {
-        println!("{text}");
-        return Err(format!(
-            "{invalid} wrk run(s) got non-2xx answers or socket errors, so they did not measure \
-             what they meant to; see `non_success` and `socket_errors` in {}",
-            results_path.display()
+    let mut json = report.to_json();
+    json["live"] = live.to_json();
+    write_results(&results_path, &json)?;
+    let text = format!(
+        "{}\n\n{}\nAll figures: {}",
+        report.to_markdown(),
+        live.to_markdown(),
+        results_path.display()
+    );
+    let invalid_load_runs = report.invalid_runs();
+    let mut problems = Vec::new();
+    if invalid_load_runs > 0 {
+        problems.push(format!(
+            "{invalid_load_runs} wrk run(s) got non-2xx answers or socket errors, so they did \
+             not measure what they meant to; see `non_success` and `socket_errors`"
         ));
     }
-    Ok(text)
+    finish(text, &problems, &live, &results_path)
+}
+
+fn write_results(results_path: &Path, json: &serde_json::Value) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(json).map_err(|error| error.to_string())?;
+    std::fs::write(results_path, text + "\n")
+        .map_err(|error| format!("cannot write {}: {error}", results_path.display()))
+}
+
+/// The report, or, when a run did not measure what it meant to, the report on stdout and an
+/// error naming the invalid runs: targets missed never fail the run, invalid runs do.
+fn finish(
+    text: String,
+    load_problems: &[String],
+    live: &LiveReport,
+    results_path: &Path,
+) -> Result<String, String> {
+    let problems: Vec<String> = load_problems
+        .iter()
+        .cloned()
+        .chain(live.invalid_runs())
+        .collect();
+    if problems.is_empty() {
+        return Ok(text);
+    }
+    println!("{text}");
+    Err(format!(
+        "invalid runs (see {}):\n{}",
+        results_path.display(),
+        problems.join("\n")
+    ))
 }
 
 struct Binaries {
@@ -674,6 +734,20 @@ fn log_in(server: &BenchProcess) -> Result<String, String> {
         .ok_or_else(|| "the login answer has no token".to_owned())
 }
 
+/// The machine as the first line of a report.
+fn machine_line(machine: &serde_json::Value) -> String {
+    format!(
+        "Machine: {} cores ({}), {} GiB, Linux {}; load average at start {}; {}; {}.",
+        machine["cores"],
+        machine["cpu"].as_str().unwrap_or(""),
+        machine["memory_gib"],
+        machine["kernel"].as_str().unwrap_or(""),
+        machine["load_average_at_start"].as_str().unwrap_or(""),
+        machine["load_generator"].as_str().unwrap_or(""),
+        machine["date"].as_str().unwrap_or(""),
+    )
+}
+
 /// The machine, for the report: the figures mean little without it.
 pub fn machine_description(load_generator: &str) -> serde_json::Value {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
@@ -977,20 +1051,9 @@ impl Report<'_> {
         checks
     }
 
-    fn to_markdown(&self, results_path: &Path) -> String {
+    fn to_markdown(&self) -> String {
         let mut text = String::new();
-        let machine = &self.machine;
-        let _ = writeln!(
-            text,
-            "Machine: {} cores ({}), {} GiB, Linux {}; load average at start {}; {}; {}.",
-            machine["cores"],
-            machine["cpu"].as_str().unwrap_or(""),
-            machine["memory_gib"],
-            machine["kernel"].as_str().unwrap_or(""),
-            machine["load_average_at_start"].as_str().unwrap_or(""),
-            machine["load_generator"].as_str().unwrap_or(""),
-            machine["date"].as_str().unwrap_or(""),
-        );
+        let _ = writeln!(text, "{}", machine_line(&self.machine));
         let _ = writeln!(
             text,
             "Servers, wrk and anything else on the machine share these cores. Each figure is the \
@@ -1121,7 +1184,6 @@ impl Report<'_> {
             );
         }
         let _ = write!(text, "\n{}", self.backends.to_markdown());
-        let _ = write!(text, "\nAll figures: {}", results_path.display());
         text
     }
 
@@ -1243,6 +1305,10 @@ mod tests {
     fn quick_runs_one_short_round_and_unknown_options_are_refused() {
         let quick = parse_options(&["--quick".to_owned()]).unwrap();
         assert_eq!(quick.rounds, 1);
+        assert!(!quick.live_only);
+        assert!(quick.live.window < parse_options(&[]).unwrap().live.window);
+        let live_only = parse_options(&["--live-only".to_owned()]).unwrap();
+        assert!(live_only.live_only);
         let custom = parse_options(&["--connections".to_owned(), "8, 64".to_owned()]).unwrap();
         assert_eq!(custom.connections, vec![8, 64]);
         assert!(parse_options(&["--fast".to_owned()]).is_err());

@@ -12,7 +12,7 @@
  * Do not edit the class manually.
  */
 
-import { mapValues } from '../runtime.js';
+import { mapValues, parseDate, parseDateTime, serializeDate, serializeDateTime } from '../runtime.js';
 import type { GameMode } from './GameMode.js';
 import {
     GameModeFromJSON,
@@ -85,6 +85,10 @@ export interface GameFrame {
      */
     ticks: number;
     /**
+     * When the server published this frame, right after its tick (the first frame: when the game started), in RFC 3339 to the microsecond. A client on the server's clock can measure how long frames take to reach it.
+     */
+    tickedAt: Date;
+    /**
      * True on the final frame.
      */
     over: boolean;
@@ -124,6 +128,7 @@ export function instanceOfGameFrame(value: object): value is GameFrame {
     if (!('snake' in value) || value['snake'] === undefined) return false;
     if (!('direction' in value) || value['direction'] === undefined) return false;
     if (!('ticks' in value) || value['ticks'] === undefined) return false;
+    if (!('tickedAt' in value) || value['tickedAt'] === undefined) return false;
     if (!('over' in value) || value['over'] === undefined) return false;
     return true;
 }
@@ -147,6 +152,7 @@ export function GameFrameFromJSONTyped(json: any, ignoreDiscriminator: boolean):
         'food': json['food'] == null ? undefined : CellFromJSON(json['food']),
         'direction': DirectionFromJSON(json['direction']),
         'ticks': json['ticks'],
+        'tickedAt': (json['tickedAt'] == null ? json['tickedAt'] : parseDateTime(json['tickedAt'])),
         'over': json['over'],
         'endReason': json['endReason'] == null ? undefined : json['endReason'],
         'entry': json['entry'] == null ? undefined : LeaderboardEntryFromJSON(json['entry']),
@@ -173,6 +179,7 @@ export function GameFrameToJSONTyped(value?: GameFrame | null, ignoreDiscriminat
         'food': CellToJSON(value['food']),
         'direction': DirectionToJSON(value['direction']),
         'ticks': value['ticks'],
+        'tickedAt': value['tickedAt'] == null ? value['tickedAt'] : serializeDateTime(value['tickedAt']),
         'over': value['over'],
         'endReason': value['endReason'],
         'entry': LeaderboardEntryToJSON(value['entry']),
