@@ -15,6 +15,8 @@ pub struct ServerState {
     pub spectating: Spectating,
     /// The live games the server runs; the play and watch channels go through it.
     pub live_games: LiveGames,
+    /// Finished games: their summaries and replays.
+    pub replays: crate::games::replays::Replays,
     /// How many channels may be open at once, and how they ping and time out.
     pub channels: crate::http::channels::ChannelLimits,
     /// The document `GET /api/openapi.json` serves, rendered once at start-up; `Bytes` so each

@@ -16,6 +16,7 @@ mod limits;
 mod live;
 mod malformed;
 mod process;
+mod replays;
 mod security;
 mod slow_clients;
 mod spec_check;
