@@ -255,6 +255,10 @@ impl ReplayStream {
     /// The next frame when its tick comes (the first at once), or `None` after the final frame
     /// or a divergence.
     pub async fn next(&mut self) -> Option<std::result::Result<SharedFrame, ReplayDivergence>> {
+        // After the final frame the channel closes at once, not a tick later.
+        if self.frames.finished {
+            return None;
+        }
         if self.started {
             self.ticker.tick().await;
         }
