@@ -644,6 +644,294 @@ pub mod types {
                 .build()
         }
     }
+    /// Why the game ended, as the final frame's `endReason` says.
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::serde::Serialize,
+        ::serde::Deserialize
+    )]
+    pub enum FinishedGameSummaryEndReason {
+        #[serde(rename = "hit_wall")]
+        HitWall,
+        #[serde(rename = "hit_self")]
+        HitSelf,
+        #[serde(rename = "board_full")]
+        BoardFull,
+        #[serde(rename = "replaced_by_new_game")]
+        ReplacedByNewGame,
+        #[serde(rename = "server_shutting_down")]
+        ServerShuttingDown,
+    }
+    impl FinishedGameSummaryEndReason {
+        /// Every value, in the contract's order.
+        pub const ALL: &'static [Self] = &[
+            Self::HitWall,
+            Self::HitSelf,
+            Self::BoardFull,
+            Self::ReplacedByNewGame,
+            Self::ServerShuttingDown,
+        ];
+        /// The value as it is written on the wire.
+        pub fn as_str(&self) -> &'static str {
+            match self {
+                Self::HitWall => "hit_wall",
+                Self::HitSelf => "hit_self",
+                Self::BoardFull => "board_full",
+                Self::ReplacedByNewGame => "replaced_by_new_game",
+                Self::ServerShuttingDown => "server_shutting_down",
+            }
+        }
+    }
+    impl ::std::fmt::Display for FinishedGameSummaryEndReason {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            formatter.write_str(self.as_str())
+        }
+    }
+    impl ::schemars::JsonSchema for FinishedGameSummaryEndReason {
+        fn schema_name() -> ::std::string::String {
+            "FinishedGameSummaryEndReason".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::string()
+                .enum_values(
+                    &[
+                        "hit_wall",
+                        "hit_self",
+                        "board_full",
+                        "replaced_by_new_game",
+                        "server_shutting_down",
+                    ],
+                )
+                .description(
+                    "Why the game ended, as the final frame's `endReason` says.",
+                )
+                .build()
+        }
+    }
+    /// Milliseconds between two ticks when the game was played; a replay at `speed` 1 keeps it.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct FinishedGameSummaryTickMs(i32);
+    impl ::std::fmt::Debug for FinishedGameSummaryTickMs {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Debug::fmt(&self.0, formatter)
+        }
+    }
+    impl FinishedGameSummaryTickMs {
+        pub fn into_inner(self) -> i32 {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<i32> for FinishedGameSummaryTickMs {
+        type Error = support::ConstraintViolation;
+        fn try_from(value: i32) -> ::std::result::Result<Self, Self::Error> {
+            support::check_integer_range(i64::from(value), Some(1i64), Some(60000i64))?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for FinishedGameSummaryTickMs {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <i32 as ::serde::Deserialize>::deserialize(deserializer)?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for FinishedGameSummaryTickMs {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for FinishedGameSummaryTickMs {
+        fn schema_name() -> ::std::string::String {
+            "FinishedGameSummaryTickMs".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::integer()
+                .format("int32")
+                .minimum(1f64)
+                .maximum(60000f64)
+                .description(
+                    "Milliseconds between two ticks when the game was played; a replay at `speed` 1 keeps it.",
+                )
+                .build()
+        }
+    }
+    /// Ticks the game was played for, the ending tick included.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct FinishedGameSummaryTicks(i64);
+    impl ::std::fmt::Debug for FinishedGameSummaryTicks {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Debug::fmt(&self.0, formatter)
+        }
+    }
+    impl FinishedGameSummaryTicks {
+        pub fn into_inner(self) -> i64 {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<i64> for FinishedGameSummaryTicks {
+        type Error = support::ConstraintViolation;
+        fn try_from(value: i64) -> ::std::result::Result<Self, Self::Error> {
+            support::check_integer_range(i64::from(value), Some(0i64), None)?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for FinishedGameSummaryTicks {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <i64 as ::serde::Deserialize>::deserialize(deserializer)?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for FinishedGameSummaryTicks {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for FinishedGameSummaryTicks {
+        fn schema_name() -> ::std::string::String {
+            "FinishedGameSummaryTicks".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::integer()
+                .format("int64")
+                .minimum(0f64)
+                .description("Ticks the game was played for, the ending tick included.")
+                .build()
+        }
+    }
+    /// A game the server ran to its end, as its replay plays it: `GET /api/games/finished/{gameId}`.
+    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct FinishedGameSummary {
+        /// Why the game ended, as the final frame's `endReason` says.
+        #[serde(rename = "endReason")]
+        pub end_reason: types::FinishedGameSummaryEndReason,
+        /// When the game ended (RFC 3339).
+        #[serde(rename = "endedAt")]
+        pub ended_at: support::DateTime,
+        /// The verified leaderboard entry recorded from this game; absent for a game whose score was not recorded.
+        #[serde(rename = "entryId")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "support::deserialize_present"
+        )]
+        pub entry_id: ::std::option::Option<::uuid::Uuid>,
+        #[serde(rename = "gameId")]
+        pub game_id: ::uuid::Uuid,
+        pub mode: types::GameMode,
+        pub score: types::Score,
+        /// When the game started (RFC 3339).
+        #[serde(rename = "startedAt")]
+        pub started_at: support::DateTime,
+        /// Milliseconds between two ticks when the game was played; a replay at `speed` 1 keeps it.
+        #[serde(rename = "tickMs")]
+        pub tick_ms: types::FinishedGameSummaryTickMs,
+        /// Ticks the game was played for, the ending tick included.
+        pub ticks: types::FinishedGameSummaryTicks,
+        pub username: types::Username,
+    }
+    impl ::schemars::JsonSchema for FinishedGameSummary {
+        fn schema_name() -> ::std::string::String {
+            "FinishedGameSummary".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            true
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "endReason",
+                    generator.subschema_for::<types::FinishedGameSummaryEndReason>(),
+                    true,
+                )
+                .property(
+                    "endedAt",
+                    support::SchemaBuilder::string()
+                        .format("date-time")
+                        .description("When the game ended (RFC 3339).")
+                        .build(),
+                    true,
+                )
+                .property(
+                    "entryId",
+                    support::SchemaBuilder::string()
+                        .format("uuid")
+                        .description(
+                            "The verified leaderboard entry recorded from this game; absent for a game whose score was not recorded.",
+                        )
+                        .build(),
+                    false,
+                )
+                .property(
+                    "gameId",
+                    support::SchemaBuilder::string().format("uuid").build(),
+                    true,
+                )
+                .property("mode", generator.subschema_for::<types::GameMode>(), true)
+                .property("score", generator.subschema_for::<types::Score>(), true)
+                .property(
+                    "startedAt",
+                    support::SchemaBuilder::string()
+                        .format("date-time")
+                        .description("When the game started (RFC 3339).")
+                        .build(),
+                    true,
+                )
+                .property(
+                    "tickMs",
+                    generator.subschema_for::<types::FinishedGameSummaryTickMs>(),
+                    true,
+                )
+                .property(
+                    "ticks",
+                    generator.subschema_for::<types::FinishedGameSummaryTicks>(),
+                    true,
+                )
+                .property("username", generator.subschema_for::<types::Username>(), true)
+                .additional_properties(false)
+                .description(
+                    "A game the server ran to its end, as its replay plays it: `GET /api/games/finished/{gameId}`.",
+                )
+                .build()
+        }
+    }
     /// On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping.
     #[derive(
         Clone,
@@ -1872,7 +2160,7 @@ pub mod types {
             support::SchemaBuilder::string().enum_values(&["frame", "error"]).build()
         }
     }
-    /// A message from the server on the play and watch channels, as JSON text. `type` says what it carries: `frame` a `frame`, `error` an `error` (the server then closes the connection).
+    /// A message from the server on the play, watch and replay channels, as JSON text. `type` says what it carries: `frame` a `frame`, `error` an `error` (the server then closes the connection).
     #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct ServerMessage {
@@ -1911,7 +2199,7 @@ pub mod types {
                 )
                 .additional_properties(false)
                 .description(
-                    "A message from the server on the play and watch channels, as JSON text. `type` says what it carries: `frame` a `frame`, `error` an `error` (the server then closes the connection).",
+                    "A message from the server on the play, watch and replay channels, as JSON text. `type` says what it carries: `frame` a `frame`, `error` an `error` (the server then closes the connection).",
                 )
                 .build()
         }
@@ -2166,6 +2454,60 @@ pub mod types {
                 .build()
         }
     }
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct GamesReplayQuerySpeed(i32);
+    impl ::std::fmt::Debug for GamesReplayQuerySpeed {
+        fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            ::std::fmt::Debug::fmt(&self.0, formatter)
+        }
+    }
+    impl GamesReplayQuerySpeed {
+        pub fn into_inner(self) -> i32 {
+            self.0
+        }
+    }
+    impl ::std::convert::TryFrom<i32> for GamesReplayQuerySpeed {
+        type Error = support::ConstraintViolation;
+        fn try_from(value: i32) -> ::std::result::Result<Self, Self::Error> {
+            support::check_integer_range(i64::from(value), Some(1i64), Some(16i64))?;
+            Ok(Self(value))
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GamesReplayQuerySpeed {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <i32 as ::serde::Deserialize>::deserialize(deserializer)?;
+            Self::try_from(value).map_err(::serde::de::Error::custom)
+        }
+    }
+    impl ::serde::Serialize for GamesReplayQuerySpeed {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            ::serde::Serialize::serialize(&self.0, serializer)
+        }
+    }
+    impl ::schemars::JsonSchema for GamesReplayQuerySpeed {
+        fn schema_name() -> ::std::string::String {
+            "GamesReplayQuerySpeed".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::integer()
+                .format("int32")
+                .minimum(1f64)
+                .maximum(16f64)
+                .default_value(::serde_json::json!(1i64))
+                .build()
+        }
+    }
     #[derive(Clone, PartialEq, Eq, Hash)]
     pub struct GamesPlayQueryTicket(::std::string::String);
     impl ::std::fmt::Debug for GamesPlayQueryTicket {
@@ -2334,6 +2676,141 @@ pub mod types {
                     generator.subschema_for::<types::LeaderboardEntry>(),
                 )
                 .max_items(100u32)
+                .build()
+        }
+    }
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct GamesFinishedViewPath {
+        pub game_id: ::uuid::Uuid,
+    }
+    impl<'de> ::serde::Deserialize<'de> for GamesFinishedViewPath {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            #[derive(::serde::Deserialize)]
+            struct Fields {
+                #[serde(rename = "gameId")]
+                pub game_id: ::uuid::Uuid,
+            }
+            let fields: Fields = ::serde_path_to_error::deserialize(deserializer)
+                .map_err(|error| {
+                    <D::Error as ::serde::de::Error>::custom(
+                        support::describe_at_path(
+                            &error.path().to_string(),
+                            error.inner(),
+                        ),
+                    )
+                })?;
+            Ok(Self { game_id: fields.game_id })
+        }
+    }
+    impl ::schemars::JsonSchema for GamesFinishedViewPath {
+        fn schema_name() -> ::std::string::String {
+            "GamesFinishedViewPath".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "gameId",
+                    support::SchemaBuilder::string().format("uuid").build(),
+                    true,
+                )
+                .build()
+        }
+    }
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct GamesReplayPath {
+        pub game_id: ::uuid::Uuid,
+    }
+    impl<'de> ::serde::Deserialize<'de> for GamesReplayPath {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            #[derive(::serde::Deserialize)]
+            struct Fields {
+                #[serde(rename = "gameId")]
+                pub game_id: ::uuid::Uuid,
+            }
+            let fields: Fields = ::serde_path_to_error::deserialize(deserializer)
+                .map_err(|error| {
+                    <D::Error as ::serde::de::Error>::custom(
+                        support::describe_at_path(
+                            &error.path().to_string(),
+                            error.inner(),
+                        ),
+                    )
+                })?;
+            Ok(Self { game_id: fields.game_id })
+        }
+    }
+    impl ::schemars::JsonSchema for GamesReplayPath {
+        fn schema_name() -> ::std::string::String {
+            "GamesReplayPath".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "gameId",
+                    support::SchemaBuilder::string().format("uuid").build(),
+                    true,
+                )
+                .build()
+        }
+    }
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct GamesReplayQuery {
+        pub speed: types::GamesReplayQuerySpeed,
+    }
+    impl<'de> ::serde::Deserialize<'de> for GamesReplayQuery {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            #[derive(::serde::Deserialize)]
+            struct Fields {
+                #[serde(default = "defaults::games_replay_query_speed_default")]
+                pub speed: types::GamesReplayQuerySpeed,
+            }
+            let fields: Fields = ::serde_path_to_error::deserialize(deserializer)
+                .map_err(|error| {
+                    <D::Error as ::serde::de::Error>::custom(
+                        support::describe_at_path(
+                            &error.path().to_string(),
+                            error.inner(),
+                        ),
+                    )
+                })?;
+            Ok(Self { speed: fields.speed })
+        }
+    }
+    impl ::schemars::JsonSchema for GamesReplayQuery {
+        fn schema_name() -> ::std::string::String {
+            "GamesReplayQuery".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "speed",
+                    generator.subschema_for::<types::GamesReplayQuerySpeed>(),
+                    false,
+                )
                 .build()
         }
     }
@@ -2639,6 +3116,10 @@ pub mod defaults {
     #![allow(clippy::all)]
     #[allow(unused_imports)]
     use super::types;
+    pub fn games_replay_query_speed_default() -> types::GamesReplayQuerySpeed {
+        ::serde_json::from_value(::serde_json::json!(1i64))
+            .expect("the generator checked this default against its schema")
+    }
     pub fn leaderboard_list_query_limit_default() -> types::LeaderboardListQueryLimit {
         ::serde_json::from_value(::serde_json::json!(10i64))
             .expect("the generator checked this default against its schema")
@@ -3532,6 +4013,11 @@ pub type ErrorBody = types::Error;
 pub mod channels {
     #[allow(unused_imports)]
     use super::{support, types};
+    ///The typed connection of the `games_replay` channel (`GET /api/games/finished/{gameId}/replay`): it reads the client's messages and sends the server's as the contract's `x-snake-arena-messages` names them.
+    pub type GamesReplay = support::Channel<
+        support::NoClientMessages,
+        types::ServerMessage,
+    >;
     ///The typed connection of the `games_play` channel (`GET /api/games/live/{gameId}/play`): it reads the client's messages and sends the server's as the contract's `x-snake-arena-messages` names them.
     pub type GamesPlay = support::Channel<types::ClientMessage, types::ServerMessage>;
     ///The typed connection of the `games_watch` channel (`GET /api/games/live/{gameId}/watch`): it reads the client's messages and sends the server's as the contract's `x-snake-arena-messages` names them.
@@ -3626,6 +4112,38 @@ pub trait SnakeArenaApi {
         rqctx: ::dropshot::RequestContext<Self::Context>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseOk<types::GamesActiveListResponse>,
+        crate::http::error::ApiError,
+    >;
+    /// A finished game's summary, for its replay.
+    ///
+    /// Who played a game the server ran to its end, when, in which mode, its score and how many ticks it lasted, and the verified leaderboard entry recorded from it (`entryId`; a verified entry's `gameId` names the game here). A game that is still live, never existed or whose replay was pruned (see `--replay-retention-days`) is 404.
+    #[endpoint{method = GET,
+    path = "/api/games/finished/{gameId}",
+    operation_id = "games_finished_view",
+    tags = ["games"],
+    }]
+    async fn games_finished_view(
+        rqctx: ::dropshot::RequestContext<Self::Context>,
+        path: ::dropshot::Path<types::GamesFinishedViewPath>,
+    ) -> ::std::result::Result<
+        ::dropshot::HttpResponseOk<types::FinishedGameSummary>,
+        crate::http::error::ApiError,
+    >;
+    /// Replay a finished game, over a WebSocket.
+    ///
+    /// A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. An unknown game is refused with 404 and a `speed` outside 1 to 16 with 400, both before the upgrade. After the `101` the server plays the game again from its record: the same frames as the live game sent (the same `GameFrame` schema and `sequence` numbers, the last one with `over: true`), one per tick of the game's original `tickMs` divided by `speed`, then closes (1000). Should the replay ever differ from the record, the server sends an `error` message (`replay_diverged`) and closes with 1011. The client sends nothing; anything it sends gets an `error` message and a close with 1008.
+    #[endpoint{method = GET,
+    path = "/api/games/finished/{gameId}/replay",
+    operation_id = "games_replay",
+    tags = ["games"],
+    }]
+    async fn games_replay(
+        rqctx: ::dropshot::RequestContext<Self::Context>,
+        path: ::dropshot::Path<types::GamesReplayPath>,
+        query: ::dropshot::Query<types::GamesReplayQuery>,
+        upgrade: ::dropshot::WebsocketUpgrade,
+    ) -> ::std::result::Result<
+        support::SwitchingToWebsocket,
         crate::http::error::ApiError,
     >;
     /// One live game's current frame.
@@ -3766,6 +4284,12 @@ pub const SECURED_OPERATIONS: &[support::SecuredOperation] = &[
 /// `x-snake-arena-messages` names them.
 pub const CHANNEL_MESSAGES: &[support::ChannelMessages] = &[
     support::ChannelMessages {
+        path: "/api/games/finished/{gameId}/replay",
+        method: "get",
+        client: None,
+        server: support::message_schema::<types::ServerMessage>,
+    },
+    support::ChannelMessages {
         path: "/api/games/live/{gameId}/play",
         method: "get",
         client: Some(support::message_schema::<types::ClientMessage>),
@@ -3802,6 +4326,13 @@ pub fn openapi_document<C: ::dropshot::ServerContext>(
         SECURED_OPERATIONS,
     );
     support::add_channel_messages(&mut document, CHANNEL_MESSAGES)?;
+    support::restore_parameter_default(
+        &mut document,
+        "/api/games/finished/{gameId}/replay",
+        "get",
+        "speed",
+        ::serde_json::json!(1i64),
+    );
     support::restore_parameter_default(
         &mut document,
         "/api/leaderboard",

@@ -227,6 +227,15 @@ pub struct Config {
     #[arg(long, env = "SNAKE_ARENA_DEMO_BOTS", default_value_t = 3, value_parser = clap::value_parser!(u16).range(0..=100))]
     pub demo_bots: u16,
 
+    /// Days a finished game's replay is kept; older ones are pruned unless their score is among
+    /// the best 100 verified scores of their mode, which are kept for good.
+    #[arg(long, env = "SNAKE_ARENA_REPLAY_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub replay_retention_days: u32,
+
+    /// Minutes between two prunes of old replays.
+    #[arg(long, env = "SNAKE_ARENA_REPLAY_PRUNE_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=10_080))]
+    pub replay_prune_minutes: u32,
+
     /// For benchmarks: fill the store with this many generated scores at start-up, through the
     /// store, as if that many games had been submitted (`cargo xtask bench` measures leaderboard
     /// reads and memory with it). Hidden from `--help`: it is no setting for a real deployment.
@@ -283,6 +292,14 @@ impl Config {
     pub fn score_submission_limit(&self) -> crate::accounts::rate_limit::RateLimiter {
         use crate::accounts::rate_limit::{MINUTE, RateLimiter};
         RateLimiter::optional(self.score_submissions_per_player_per_minute, MINUTE)
+    }
+
+    /// How long finished games are kept and how often old ones are pruned.
+    pub fn retention_settings(&self) -> crate::games::replays::RetentionSettings {
+        crate::games::replays::RetentionSettings {
+            keep_for: chrono::Duration::days(i64::from(self.replay_retention_days)),
+            prune_every: std::time::Duration::from_secs(u64::from(self.replay_prune_minutes) * 60),
+        }
     }
 
     /// How live games run: tick, caps and ticket lifetime.

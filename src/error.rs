@@ -79,6 +79,11 @@ pub enum Error {
     #[error("there is no live game with this id")]
     UnknownGame,
 
+    /// No finished game has this id: it never existed, is still being played, or its replay was
+    /// pruned.
+    #[error("there is no finished game with this id (a game still being played has none yet)")]
+    UnknownFinishedGame,
+
     /// The live game belongs to another player.
     #[error("this game belongs to another player")]
     NotYourGame,

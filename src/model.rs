@@ -1,6 +1,7 @@
 //! Plain domain data types (players, scores, games, sessions) shared by the store and the services.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -171,6 +172,9 @@ pub struct FinishedGame {
     pub turns: Vec<LoggedTurn>,
     /// The ticks the game was advanced, which stops a replay of a game nobody finished.
     pub ticks: u64,
+    /// The time between two ticks the game was played at (`--game-tick-ms` then), which a
+    /// replay at speed 1 keeps.
+    pub tick: Duration,
     pub score: u32,
     pub started_at: DateTime<Utc>,
     pub ended_at: DateTime<Utc>,

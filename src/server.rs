@@ -83,6 +83,24 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         crate::games::bots::start_demo_bots(&live_games, usize::from(config.demo_bots))
             .map_err(|error| StartError::Seed(format!("cannot start the demo bots: {error:?}")))?;
     }
+    let replays = crate::games::replays::Replays::new(
+        Arc::clone(&store),
+        crate::http::frames::json_frame_encoder(),
+    );
+    let retention_log = log.new(slog::o!("task" => "replay retention"));
+    // The task ends with the runtime; a prune in progress when the server stops is one
+    // transaction, so it lands whole or not at all.
+    tokio::spawn(crate::games::replays::run_retention(
+        Arc::clone(&store),
+        config.retention_settings(),
+        move |outcome| match outcome {
+            Ok(0) => {}
+            Ok(pruned) => slog::info!(retention_log, "old replays pruned"; "games" => pruned),
+            Err(error) => {
+                slog::error!(retention_log, "pruning old replays failed"; "error" => format!("{error:?}"))
+            }
+        },
+    ));
     let token_lifetime = chrono::Duration::minutes(i64::from(config.token_lifetime_minutes));
 
     let api = api_description()?;
@@ -104,6 +122,7 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         spectating: Spectating::new(live_games.clone()),
         live_games,
         prepared_boards: crate::http::prepared::PreparedBoards::default(),
+        replays,
         channels: crate::http::channels::ChannelLimits::new(
             config.max_channels as usize,
             std::time::Duration::from_secs(u64::from(config.channel_ping_seconds)),

@@ -485,6 +485,7 @@ impl GameRunner {
             seed: self.engine.seed(),
             turns: std::mem::take(&mut self.turn_log),
             ticks: self.engine.ticks(),
+            tick: self.shared.settings.tick,
             score: self.engine.score(),
             started_at: self.started_at,
             ended_at,

@@ -1,8 +1,9 @@
-//! The channels (WebSocket operations) of the contract: the play channel and the watch channel.
+//! The channels (WebSocket operations) of the contract: the play, watch and replay channels.
 //! Each refuses what it must before the upgrade, with the usual error body, then streams the
-//! game's frames (encoded once per tick and shared by every connection) over the typed
-//! connection the generated `channels` module names, reads the player's turns, pings the client
-//! and closes a silent, flooding or misbehaving one.
+//! game's frames (live ones encoded once per tick and shared by every connection, replayed ones
+//! made and encoded as they are sent) over the typed connection the generated `channels` module
+//! names, reads the player's turns, pings the client and closes a silent, flooding or
+//! misbehaving one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +16,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::api::support::{Channel, ChannelError};
 use crate::api::{channels, support, types};
-use crate::games::frames::Subscription;
+use crate::games::frames::{SharedFrame, Subscription};
 use crate::games::live::TurnSender;
+use crate::games::replays::{ReplaySpeed, ReplayStream};
 use crate::http::context::ServerState;
 use crate::http::error::ApiError;
 use crate::http::frames::error_message;
@@ -64,6 +66,76 @@ impl ChannelLimits {
     }
 }
 
+/// Where a channel's frames come from: a live game's subscription or a replay.
+trait FrameSource: Send {
+    /// The next frame, `None` after the final one, or why the frames cannot go on, which the
+    /// channel logs and tells the client before it closes.
+    fn next_frame(
+        &mut self,
+    ) -> impl std::future::Future<Output = Option<Result<SharedFrame, FrameSourceFailure>>> + Send;
+}
+
+/// Why a channel's frames stopped before the final one: a server fault.
+struct FrameSourceFailure {
+    /// The `code` of the `error` message the client gets.
+    code: &'static str,
+    /// What went wrong, for the log and the client's `detail`.
+    detail: String,
+}
+
+impl FrameSource for Subscription {
+    async fn next_frame(&mut self) -> Option<Result<SharedFrame, FrameSourceFailure>> {
+        self.next().await.map(Ok)
+    }
+}
+
+impl FrameSource for ReplayStream {
+    async fn next_frame(&mut self) -> Option<Result<SharedFrame, FrameSourceFailure>> {
+        let frame = self.next().await?;
+        Some(frame.map_err(|divergence| FrameSourceFailure {
+            code: "replay_diverged",
+            detail: divergence.to_string(),
+        }))
+    }
+}
+
+/// `GET /api/games/finished/{gameId}/replay?speed=`: 404 for a game the store does not have
+/// (the contract's bounds on `speed` give 400 before this runs) and 503 when every channel slot
+/// is taken; otherwise the game's frames again, one per original tick divided by `speed`, then
+/// a normal close.
+pub async fn games_replay(
+    rqctx: RequestContext<ServerState>,
+    path: Path<types::GamesReplayPath>,
+    query: Query<types::GamesReplayQuery>,
+    upgrade: WebsocketUpgrade,
+) -> Result<support::SwitchingToWebsocket, ApiError> {
+    let state = rqctx.context();
+    let game_id = path.into_inner().game_id;
+    let speed = query.into_inner().speed.into_inner();
+    let speed = u32::try_from(speed)
+        .ok()
+        .and_then(ReplaySpeed::new)
+        .ok_or_else(|| ApiError::internal(format!("a validated speed {speed} is out of range")))?;
+    let slot = state.channels.admit()?;
+    let frames = state.replays.replay(game_id, speed).await?;
+    let limits = state.channels.clone();
+    let log = rqctx.log.new(slog::o!("game_id" => game_id.to_string()));
+    Ok(channels::GamesReplay::accept(
+        upgrade,
+        move |connection| async move {
+            let _slot = slot;
+            converse(
+                connection,
+                frames,
+                limits,
+                log,
+                |_: support::NoClientMessages| {},
+            )
+            .await
+        },
+    )?)
+}
+
 /// `GET /api/games/live/{gameId}/watch`: 404 for a game that is not being played and 503 when it
 /// has as many spectators as the server admits; otherwise the current frame, every later one,
 /// the final one, and a normal close.
@@ -77,6 +149,7 @@ pub async fn games_watch(
     let slot = state.channels.admit()?;
     let frames = state.live_games.watch(game_id)?;
     let limits = state.channels.clone();
+    let log = rqctx.log.clone();
     Ok(channels::GamesWatch::accept(
         upgrade,
         move |connection| async move {
@@ -85,6 +158,7 @@ pub async fn games_watch(
                 connection,
                 frames,
                 limits,
+                log,
                 |_: support::NoClientMessages| {},
             )
             .await
@@ -117,6 +191,7 @@ pub async fn games_play(
     }
     let limits = state.channels.clone();
     let turns: TurnSender = session.turns;
+    let log = rqctx.log.clone();
     Ok(channels::GamesPlay::accept(
         upgrade,
         move |connection| async move {
@@ -125,6 +200,7 @@ pub async fn games_play(
                 connection,
                 session.frames,
                 limits,
+                log,
                 move |message: types::ClientMessage| {
                     // A turn the game cannot take (its queue is full, or it has ended) is
                     // dropped, as the engine drops a fourth queued turn: the next frame shows
@@ -165,11 +241,13 @@ impl FloodGuard {
 
 /// One channel's life: frames out as they come, client messages in (each handed to
 /// `on_message`), a ping every `ping_every`; it ends after the final frame, when the client
-/// closes, or with an `error` message and a close when the client misbehaves or goes silent.
+/// closes, or with an `error` message and a close when the client misbehaves or goes silent, or
+/// when the frames fail (logged as an error, a server fault).
 async fn converse<Client>(
     mut connection: Channel<Client, types::ServerMessage>,
-    mut frames: Subscription,
+    mut frames: impl FrameSource,
     limits: ChannelLimits,
+    log: slog::Logger,
     mut on_message: impl FnMut(Client) + Send,
 ) -> Result<(), ChannelError>
 where
@@ -179,9 +257,16 @@ where
     let mut flood = FloodGuard::new();
     loop {
         tokio::select! {
-            frame = frames.next() => {
-                let Some(frame) = frame else {
-                    return connection.close("the game is over").await;
+            frame = frames.next_frame() => {
+                let frame = match frame {
+                    None => return connection.close("the game is over").await,
+                    Some(Ok(frame)) => frame,
+                    Some(Err(failure)) => {
+                        slog::error!(log, "a channel's frames failed";
+                            "code" => failure.code, "detail" => &failure.detail);
+                        return refuse(connection, failure.code, &failure.detail, CloseCode::Error)
+                            .await;
+                    }
                 };
                 connection.send_prepared(frame.encoded.clone()).await?;
                 if frame.is_final() {

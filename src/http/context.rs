@@ -17,6 +17,8 @@ pub struct ServerState {
     pub live_games: LiveGames,
     /// Leaderboard answers encoded once and reused while their board is unchanged.
     pub prepared_boards: crate::http::prepared::PreparedBoards,
+    /// Finished games: their summaries and replays.
+    pub replays: crate::games::replays::Replays,
     /// How many channels may be open at once, and how they ping and time out.
     pub channels: crate::http::channels::ChannelLimits,
     /// The document `GET /api/openapi.json` serves, rendered once at start-up; `Bytes` so each

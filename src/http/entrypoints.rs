@@ -164,6 +164,24 @@ impl SnakeArenaApi for SnakeArenaServer {
         Ok(HttpResponseOk(wire::frame_to_wire(&frame.frame)?))
     }
 
+    async fn games_finished_view(
+        rqctx: RequestContext<ServerState>,
+        path: Path<types::GamesFinishedViewPath>,
+    ) -> Result<HttpResponseOk<types::FinishedGameSummary>, ApiError> {
+        let game_id = path.into_inner().game_id;
+        let record = rqctx.context().replays.record(game_id).await?;
+        Ok(HttpResponseOk(wire::finished_game_summary_to_wire(record)?))
+    }
+
+    async fn games_replay(
+        rqctx: RequestContext<ServerState>,
+        path: Path<types::GamesReplayPath>,
+        query: Query<types::GamesReplayQuery>,
+        upgrade: WebsocketUpgrade,
+    ) -> Result<support::SwitchingToWebsocket, ApiError> {
+        channels::games_replay(rqctx, path, query, upgrade).await
+    }
+
     async fn games_ticket_issue(
         rqctx: RequestContext<ServerState>,
         caller: Authenticated<AuthenticatedPlayer>,

@@ -197,7 +197,9 @@ impl From<Error> for ApiError {
                 Self::new(Status::SERVICE_UNAVAILABLE, "too_many_spectators", detail)
             }
             Error::ShuttingDown => Self::new(Status::SERVICE_UNAVAILABLE, "shutting_down", detail),
-            Error::UnknownGame => Self::new(Status::NOT_FOUND, "unknown_game", detail),
+            Error::UnknownGame | Error::UnknownFinishedGame => {
+                Self::new(Status::NOT_FOUND, "unknown_game", detail)
+            }
             Error::SelfReportedScoresOff => {
                 Self::new(Status::FORBIDDEN, "self_reported_scores_off", detail)
             }

@@ -8,6 +8,7 @@ use crate::api::types;
 use crate::games::engine::{Direction, EndCause, GRID_HEIGHT, GRID_WIDTH};
 use crate::games::frames::{Frame, Recording};
 use crate::games::live::{LiveGamesSettings, StartedGame};
+use crate::games::replays::FinishedGameRecord;
 use crate::games::ticket::PlayTicket;
 use crate::http::error::ApiError;
 use crate::model::{ActiveGame, Cell, GameEndReason, GameMode, PlayerProfile, ScoreEntry};
@@ -94,6 +95,41 @@ fn end_reason_to_wire(reason: GameEndReason) -> types::GameFrameEndReason {
         GameEndReason::ReplacedByNewGame => types::GameFrameEndReason::ReplacedByNewGame,
         GameEndReason::ServerShutdown => types::GameFrameEndReason::ServerShuttingDown,
     }
+}
+
+fn summary_end_reason_to_wire(reason: GameEndReason) -> types::FinishedGameSummaryEndReason {
+    use types::FinishedGameSummaryEndReason as Reason;
+    match reason {
+        GameEndReason::Rules(EndCause::HitWall) => Reason::HitWall,
+        GameEndReason::Rules(EndCause::HitSelf) => Reason::HitSelf,
+        GameEndReason::Rules(EndCause::BoardFull) => Reason::BoardFull,
+        GameEndReason::ReplacedByNewGame => Reason::ReplacedByNewGame,
+        GameEndReason::ServerShutdown => Reason::ServerShuttingDown,
+    }
+}
+
+/// A finished game's summary: its record, and its verified entry's id when it has one.
+pub fn finished_game_summary_to_wire(
+    record: FinishedGameRecord,
+) -> Result<types::FinishedGameSummary, ApiError> {
+    let game = record.game;
+    let ticks = i64::try_from(game.ticks)
+        .map_err(|_| ApiError::internal(format!("{} ticks do not fit int64", game.ticks)))?;
+    // A tick under a millisecond (only tests run one) shows as 1 ms, the contract's least.
+    let tick_ms = i32::try_from(game.tick.as_millis().max(1))
+        .map_err(|_| ApiError::internal(format!("tick {:?} does not fit int32", game.tick)))?;
+    Ok(types::FinishedGameSummary {
+        game_id: game.id,
+        username: types::Username::try_from(String::from(&*game.username))?,
+        mode: game_mode_to_wire(game.mode),
+        score: score_to_wire(game.score)?,
+        ticks: types::FinishedGameSummaryTicks::try_from(ticks)?,
+        tick_ms: types::FinishedGameSummaryTickMs::try_from(tick_ms)?,
+        started_at: game.started_at.into(),
+        ended_at: game.ended_at.into(),
+        end_reason: summary_end_reason_to_wire(game.end),
+        entry_id: record.verified_score.map(|entry| entry.id),
+    })
 }
 
 fn seconds_to_wire(duration: std::time::Duration) -> Result<i32, ApiError> {

@@ -15,6 +15,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::accounts::rate_limit::{RateLimiter, Refused};
@@ -154,6 +155,21 @@ impl Store for CachedStore {
 
     async fn finished_game(&self, id: Uuid) -> Result<Option<FinishedGame>> {
         self.inner.finished_game(id).await
+    }
+
+    async fn verified_score_of_game(&self, game_id: Uuid) -> Result<Option<ScoreEntry>> {
+        self.inner.verified_score_of_game(game_id).await
+    }
+
+    async fn prune_finished_games(
+        &self,
+        ended_before: DateTime<Utc>,
+        keep_best_per_mode: usize,
+    ) -> Result<u64> {
+        // Scores stay on the leaderboard when their games are pruned: the boards are unchanged.
+        self.inner
+            .prune_finished_games(ended_before, keep_best_per_mode)
+            .await
     }
 
     async fn holds_no_data(&self) -> Result<bool> {

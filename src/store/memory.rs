@@ -22,7 +22,13 @@ pub struct MemoryStore {
     players: RwLock<PlayerTable>,
     sessions: RwLock<SessionTable>,
     scores: RwLock<ScoreIndex>,
-    finished_games: RwLock<HashMap<Uuid, FinishedGame>>,
+    finished_games: RwLock<HashMap<Uuid, RecordedGame>>,
+}
+
+/// A finished game and the verified score recorded with it, if any.
+struct RecordedGame {
+    game: FinishedGame,
+    verified_score: Option<ScoreEntry>,
 }
 
 impl MemoryStore {
@@ -325,15 +331,49 @@ impl Store for MemoryStore {
                 game.id
             )));
         }
-        finished_games.insert(game.id, game);
-        if let Some(entry) = score {
-            scores.insert(entry);
+        if let Some(entry) = &score {
+            scores.insert(entry.clone());
         }
+        finished_games.insert(
+            game.id,
+            RecordedGame {
+                game,
+                verified_score: score,
+            },
+        );
         Ok(())
     }
 
     async fn finished_game(&self, id: Uuid) -> Result<Option<FinishedGame>> {
-        Ok(read(&self.finished_games).get(&id).cloned())
+        Ok(read(&self.finished_games)
+            .get(&id)
+            .map(|recorded| recorded.game.clone()))
+    }
+
+    async fn verified_score_of_game(&self, game_id: Uuid) -> Result<Option<ScoreEntry>> {
+        Ok(read(&self.finished_games)
+            .get(&game_id)
+            .and_then(|recorded| recorded.verified_score.clone()))
+    }
+
+    async fn prune_finished_games(
+        &self,
+        ended_before: DateTime<Utc>,
+        keep_best_per_mode: usize,
+    ) -> Result<u64> {
+        // Scores first, then games, the order `record_finished_game` takes the locks in.
+        let scores = read(&self.scores);
+        let kept_for_good: std::collections::HashSet<Uuid> = GameMode::ALL
+            .into_iter()
+            .flat_map(|mode| scores.best_of_mode(mode, true, keep_best_per_mode))
+            .filter_map(|(_, entry)| entry.game_id)
+            .collect();
+        let mut finished_games = write(&self.finished_games);
+        let before = finished_games.len();
+        finished_games.retain(|id, recorded| {
+            recorded.game.ended_at >= ended_before || kept_for_good.contains(id)
+        });
+        Ok((before - finished_games.len()) as u64)
     }
 
     async fn holds_no_data(&self) -> Result<bool> {
@@ -692,6 +732,7 @@ mod tests {
                 direction: crate::games::engine::Direction::Left,
             }],
             ticks: 12,
+            tick: std::time::Duration::from_millis(150),
             score,
             started_at: base_time(),
             ended_at: base_time() + Duration::seconds(2),
@@ -792,5 +833,10 @@ mod tests {
             store.top_scores(ScoreFilter::mode(None), 10).await,
             Ok(Vec::new())
         );
+    }
+
+    #[tokio::test]
+    async fn old_games_off_each_modes_top_are_pruned_and_the_rest_kept_with_their_scores() {
+        crate::store::retention_tests::check_retention(&MemoryStore::new()).await;
     }
 }

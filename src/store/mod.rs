@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::accounts::rate_limit::{RateLimiter, Refused};
@@ -70,7 +71,8 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Keeps a game the server ran to its end and, for a player's game, its verified score, in
-    /// one step: either both are stored or neither is, so a score never lacks its game and a
+    /// one step: either both are stored or neither is, so a score is never recorded without its
+    /// game (until [`Store::prune_finished_games`] forgets an old game off the top) and a
     /// recorded game of a player never lacks its score. The score, when given, must be verified
     /// and name the game.
     async fn record_finished_game(
@@ -81,6 +83,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// A finished game by its id, for replays.
     async fn finished_game(&self, id: Uuid) -> Result<Option<FinishedGame>>;
+
+    /// The verified score recorded with a finished game, if it has one.
+    async fn verified_score_of_game(&self, game_id: Uuid) -> Result<Option<ScoreEntry>>;
+
+    /// Forgets the finished games that ended before `ended_before`, except those whose verified
+    /// score is among the best `keep_best_per_mode` verified scores of its mode (ranked as
+    /// [`Store::top_scores`] ranks them), which are kept for good. Scores stay on the
+    /// leaderboard; a pruned game's score then names a game that is no longer there. Returns how
+    /// many games were forgotten.
+    async fn prune_finished_games(
+        &self,
+        ended_before: DateTime<Utc>,
+        keep_best_per_mode: usize,
+    ) -> Result<u64>;
 
     /// Whether the store holds no players and no scores, so the demo data may be seeded.
     async fn holds_no_data(&self) -> Result<bool>;
@@ -220,4 +236,132 @@ pub fn check_score_provenance(entry: &ScoreEntry) -> Result<()> {
 /// The form in which emails and usernames are compared for uniqueness and lookup.
 pub fn comparison_key(email_or_username: &str) -> String {
     email_or_username.trim().to_lowercase()
+}
+
+/// The retention rules every backend must keep, run by each backend's own tests.
+#[cfg(test)]
+pub(crate) mod retention_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chrono::{DateTime, TimeZone, Utc};
+    use uuid::Uuid;
+
+    use super::Store;
+    use crate::model::{FinishedGame, GameEndReason, GameMode, ScoreEntry};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap()
+    }
+
+    fn game(mode: GameMode, score: u32, days_ago: i64) -> FinishedGame {
+        let ended_at = now() - chrono::Duration::days(days_ago);
+        FinishedGame {
+            id: Uuid::new_v4(),
+            player_id: Uuid::new_v4(),
+            username: "keeper".into(),
+            mode,
+            seed: 11,
+            turns: Vec::new(),
+            ticks: 5,
+            tick: Duration::from_millis(150),
+            score,
+            started_at: ended_at - chrono::Duration::seconds(1),
+            ended_at,
+            end: GameEndReason::ServerShutdown,
+        }
+    }
+
+    fn verified_score_of(game: &FinishedGame) -> ScoreEntry {
+        ScoreEntry {
+            id: Uuid::new_v4(),
+            player_id: game.player_id,
+            username: Arc::clone(&game.username),
+            score: game.score,
+            mode: game.mode,
+            recorded_at: game.ended_at,
+            verified: true,
+            game_id: Some(game.id),
+        }
+    }
+
+    /// With the best 2 of each mode kept for good and a cut-off 30 days ago: old games in a
+    /// mode's top 2 stay, recent games stay whatever their score, and old games off the top
+    /// (with a score or without one) go, while every score stays on the leaderboard.
+    pub(crate) async fn check_retention(store: &dyn Store) {
+        let best_walls = game(GameMode::Walls, 300, 400);
+        let second_walls = game(GameMode::Walls, 200, 40);
+        let third_walls_old = game(GameMode::Walls, 100, 31);
+        let recent_low_walls = game(GameMode::Walls, 10, 2);
+        let only_pass_through = game(GameMode::PassThrough, 5, 90);
+        let old_without_score = game(GameMode::PassThrough, 0, 90);
+        for kept_with_score in [
+            &best_walls,
+            &second_walls,
+            &third_walls_old,
+            &recent_low_walls,
+            &only_pass_through,
+        ] {
+            store
+                .record_finished_game(
+                    kept_with_score.clone(),
+                    Some(verified_score_of(kept_with_score)),
+                )
+                .await
+                .expect("recorded");
+        }
+        store
+            .record_finished_game(old_without_score.clone(), None)
+            .await
+            .expect("recorded");
+        let third_walls_score = store
+            .verified_score_of_game(third_walls_old.id)
+            .await
+            .expect("the store answers")
+            .expect("the score is found from its game");
+        assert_eq!(third_walls_score.game_id, Some(third_walls_old.id));
+        assert_eq!(third_walls_score.score, 100);
+
+        let pruned = store
+            .prune_finished_games(now() - chrono::Duration::days(30), 2)
+            .await
+            .expect("the prune runs");
+        assert_eq!(pruned, 2);
+        for kept in [
+            &best_walls,
+            &second_walls,
+            &recent_low_walls,
+            &only_pass_through,
+        ] {
+            assert_eq!(
+                store
+                    .finished_game(kept.id)
+                    .await
+                    .expect("answers")
+                    .as_ref(),
+                Some(kept),
+                "{} (score {}) is kept",
+                kept.id,
+                kept.score
+            );
+        }
+        for gone in [&third_walls_old, &old_without_score] {
+            assert_eq!(store.finished_game(gone.id).await.expect("answers"), None);
+        }
+        let walls_board = store
+            .top_scores(
+                crate::model::ScoreFilter::verified(Some(GameMode::Walls)),
+                10,
+            )
+            .await
+            .expect("the board");
+        assert_eq!(walls_board.len(), 4, "every score stays on the board");
+        assert_eq!(
+            store
+                .prune_finished_games(now() - chrono::Duration::days(30), 2)
+                .await,
+            Ok(0),
+            "a second prune finds nothing more"
+        );
+    }
 }

@@ -24,7 +24,10 @@ use crate::error::{Error, Result};
 use crate::model::{
     FinishedGame, GameMode, PlayerProfile, ScoreEntry, ScoreFilter, SessionRecord, StoredPlayer,
 };
-use crate::store::sqlite::{END_REASONS, end_reason_name, turns_as_text, turns_from_text};
+use crate::store::sqlite::{
+    END_REASONS, end_reason_name, tick_from_microseconds, tick_microseconds, turns_as_text,
+    turns_from_text,
+};
 use crate::store::{OpenError, Store, check_score_provenance, comparison_key};
 
 /// The schema's versions, embedded in the binary and applied at start-up under the migrator's
@@ -368,8 +371,8 @@ impl Store for PostgresStore {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
         sqlx::query(
             "INSERT INTO finished_games (id, player_id, username, mode, seed, turns, ticks, score, \
-             started_at_ns, ended_at_ns, end_reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             started_at_ns, ended_at_ns, end_reason, tick_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(game.id)
         .bind(game.player_id)
@@ -382,6 +385,7 @@ impl Store for PostgresStore {
         .bind(nanoseconds(game.started_at)?)
         .bind(nanoseconds(game.ended_at)?)
         .bind(end_reason_name(game.end))
+        .bind(tick_microseconds(game.tick)?)
         .execute(&mut *transaction)
         .await
         .map_err(store_error)?;
@@ -396,13 +400,51 @@ impl Store for PostgresStore {
     async fn finished_game(&self, id: Uuid) -> Result<Option<FinishedGame>> {
         let row = sqlx::query(
             "SELECT id, player_id, username, mode, seed, turns, ticks, score, started_at_ns, \
-             ended_at_ns, end_reason FROM finished_games WHERE id = $1",
+             ended_at_ns, end_reason, tick_us FROM finished_games WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
         row.as_ref().map(finished_game_from_row).transpose()
+    }
+
+    async fn verified_score_of_game(&self, game_id: Uuid) -> Result<Option<ScoreEntry>> {
+        let row = sqlx::query(
+            "SELECT id, player_id, username, score, mode, recorded_at_ns, game_id FROM scores \
+             WHERE game_id = $1",
+        )
+        .bind(game_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.as_ref().map(score_from_row).transpose()
+    }
+
+    async fn prune_finished_games(
+        &self,
+        ended_before: DateTime<Utc>,
+        keep_best_per_mode: usize,
+    ) -> Result<u64> {
+        // Each mode's best verified scores are the first rows of the partial index
+        // `scores_verified_leaderboard`, in the order `top_scores` ranks them.
+        let keep = i64::try_from(keep_best_per_mode).unwrap_or(i64::MAX);
+        let result = sqlx::query(
+            "DELETE FROM finished_games WHERE ended_at_ns < $1 AND id NOT IN ( \
+               SELECT game_id FROM (SELECT game_id FROM scores \
+                 WHERE game_id IS NOT NULL AND mode = 'walls' \
+                 ORDER BY score DESC, recorded_at_ns, id LIMIT $2) AS best_walls \
+               UNION ALL \
+               SELECT game_id FROM (SELECT game_id FROM scores \
+                 WHERE game_id IS NOT NULL AND mode = 'pass-through' \
+                 ORDER BY score DESC, recorded_at_ns, id LIMIT $2) AS best_pass_through)",
+        )
+        .bind(nanoseconds(ended_before)?)
+        .bind(keep)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(result.rows_affected())
     }
 
     async fn holds_no_data(&self) -> Result<bool> {
@@ -752,6 +794,7 @@ fn finished_game_from_row(row: &PgRow) -> Result<FinishedGame> {
         started_at: time_column(row, "started_at_ns")?,
         ended_at: time_column(row, "ended_at_ns")?,
         end,
+        tick: tick_from_microseconds(column(row, "tick_us")?)?,
     })
 }
 

@@ -352,8 +352,8 @@ impl Store for SqliteStore {
         let mut transaction = self.writer.begin().await.map_err(store_error)?;
         sqlx::query(
             "INSERT INTO finished_games (id, player_id, username, mode, seed, turns, ticks, score, \
-             started_at_ns, ended_at_ns, end_reason) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             started_at_ns, ended_at_ns, end_reason, tick_us) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .bind(game.id.to_string())
         .bind(game.player_id.to_string())
@@ -366,6 +366,7 @@ impl Store for SqliteStore {
         .bind(nanoseconds(game.started_at)?)
         .bind(nanoseconds(game.ended_at)?)
         .bind(end_reason_name(game.end))
+        .bind(tick_microseconds(game.tick)?)
         .execute(&mut *transaction)
         .await
         .map_err(store_error)?;
@@ -378,13 +379,51 @@ impl Store for SqliteStore {
     async fn finished_game(&self, id: Uuid) -> Result<Option<FinishedGame>> {
         let row = sqlx::query(
             "SELECT id, player_id, username, mode, seed, turns, ticks, score, started_at_ns, \
-             ended_at_ns, end_reason FROM finished_games WHERE id = ?1",
+             ended_at_ns, end_reason, tick_us FROM finished_games WHERE id = ?1",
         )
         .bind(id.to_string())
         .fetch_optional(&self.readers)
         .await
         .map_err(store_error)?;
         row.as_ref().map(finished_game_from_row).transpose()
+    }
+
+    async fn verified_score_of_game(&self, game_id: Uuid) -> Result<Option<ScoreEntry>> {
+        let row = sqlx::query(
+            "SELECT id, player_id, username, score, mode, recorded_at_ns, game_id FROM scores \
+             WHERE game_id = ?1",
+        )
+        .bind(game_id.to_string())
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(store_error)?;
+        row.as_ref().map(score_from_row).transpose()
+    }
+
+    async fn prune_finished_games(
+        &self,
+        ended_before: DateTime<Utc>,
+        keep_best_per_mode: usize,
+    ) -> Result<u64> {
+        // Each mode's best verified scores are the first rows of the partial index
+        // `scores_verified_leaderboard`, in the order `top_scores` ranks them.
+        let keep = i64::try_from(keep_best_per_mode).unwrap_or(i64::MAX);
+        let result = sqlx::query(
+            "DELETE FROM finished_games WHERE ended_at_ns < ?1 AND id NOT IN ( \
+               SELECT game_id FROM (SELECT game_id FROM scores \
+                 WHERE game_id IS NOT NULL AND mode = 'walls' \
+                 ORDER BY score DESC, recorded_at_ns, id LIMIT ?2) \
+               UNION ALL \
+               SELECT game_id FROM (SELECT game_id FROM scores \
+                 WHERE game_id IS NOT NULL AND mode = 'pass-through' \
+                 ORDER BY score DESC, recorded_at_ns, id LIMIT ?2))",
+        )
+        .bind(nanoseconds(ended_before)?)
+        .bind(keep)
+        .execute(&self.writer)
+        .await
+        .map_err(store_error)?;
+        Ok(result.rows_affected())
     }
 
     async fn holds_no_data(&self) -> Result<bool> {
@@ -673,7 +712,22 @@ fn finished_game_from_row(row: &SqliteRow) -> Result<FinishedGame> {
         started_at: time_column(row, "started_at_ns")?,
         ended_at: time_column(row, "ended_at_ns")?,
         end,
+        tick: tick_from_microseconds(integer_column(row, "tick_us")?)?,
     })
+}
+
+/// A tick as the `tick_us` column holds it: whole microseconds, at least one.
+pub(super) fn tick_microseconds(tick: Duration) -> Result<i64> {
+    i64::try_from(tick.as_micros())
+        .ok()
+        .filter(|micros| *micros > 0)
+        .ok_or_else(|| Error::Internal(format!("sqlite: tick {tick:?} cannot be stored")))
+}
+
+pub(super) fn tick_from_microseconds(micros: i64) -> Result<Duration> {
+    u64::try_from(micros)
+        .map(Duration::from_micros)
+        .map_err(|_| Error::Internal(format!("sqlite: tick_us {micros} out of range")))
 }
 
 fn score_from_row(row: &SqliteRow) -> Result<ScoreEntry> {
@@ -982,6 +1036,7 @@ mod tests {
                 },
             ],
             ticks: 40,
+            tick: Duration::from_micros(12_345),
             score: points,
             started_at: base_time(),
             ended_at: base_time() + TimeSpan::seconds(6),
@@ -1146,5 +1201,11 @@ mod tests {
     async fn the_backend_is_named_sqlite() {
         let (_directory, store) = fresh_store().await;
         assert_eq!(store.backend_name(), "sqlite");
+    }
+
+    #[tokio::test]
+    async fn old_games_off_each_modes_top_are_pruned_and_the_rest_kept_with_their_scores() {
+        let (_directory, store) = fresh_store().await;
+        crate::store::retention_tests::check_retention(&store).await;
     }
 }

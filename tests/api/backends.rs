@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::common::{TEST_BACKEND_VARIABLE, TestBackend, test_postgres_url};
 
 /// The modules whose tests go through the store.
-const STORE_DEPENDENT_MODULES: [&str; 8] = [
+const STORE_DEPENDENT_MODULES: [&str; 9] = [
     "auth::",
     "concurrency::",
     "contract_statuses::",
@@ -20,6 +20,7 @@ const STORE_DEPENDENT_MODULES: [&str; 8] = [
     "health::",
     "leaderboard::",
     "limits::",
+    "replays::",
     "security::",
 ];
 

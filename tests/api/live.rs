@@ -19,9 +19,9 @@ const FAST_TICK_MS: u32 = 15;
 /// A tick long enough for spectators to connect before the first moves.
 const WATCHED_TICK_MS: u32 = 60;
 
-type Socket = WebSocketStream<reqwest::Upgraded>;
+pub(crate) type Socket = WebSocketStream<reqwest::Upgraded>;
 
-async fn socket_of(upgraded: crate::common::ResponseValue<reqwest::Upgraded>) -> Socket {
+pub(crate) async fn socket_of(upgraded: crate::common::ResponseValue<reqwest::Upgraded>) -> Socket {
     assert_eq!(upgraded.status(), StatusCode::SWITCHING_PROTOCOLS);
     WebSocketStream::from_raw_socket(upgraded.into_inner(), Role::Client, None).await
 }
@@ -50,7 +50,9 @@ async fn receive(socket: &mut Socket) -> Received {
 }
 
 /// Every frame until the server closes, with the frames' texts, and the close code.
-async fn frames_until_closed(socket: &mut Socket) -> (Vec<(types::GameFrame, String)>, CloseCode) {
+pub(crate) async fn frames_until_closed(
+    socket: &mut Socket,
+) -> (Vec<(types::GameFrame, String)>, CloseCode) {
     let mut frames = Vec::new();
     loop {
         match receive(socket).await {
@@ -63,7 +65,10 @@ async fn frames_until_closed(socket: &mut Socket) -> (Vec<(types::GameFrame, Str
     }
 }
 
-async fn start_game(player: &SignedUpPlayer, mode: types::GameMode) -> types::GameStarted {
+pub(crate) async fn start_game(
+    player: &SignedUpPlayer,
+    mode: types::GameMode,
+) -> types::GameStarted {
     player
         .client
         .games_start(&types::GameStartRequest { mode })
@@ -72,7 +77,7 @@ async fn start_game(player: &SignedUpPlayer, mode: types::GameMode) -> types::Ga
         .into_inner()
 }
 
-async fn play(context: &TestContext, started: &types::GameStarted) -> Socket {
+pub(crate) async fn play(context: &TestContext, started: &types::GameStarted) -> Socket {
     let upgraded = context
         .client()
         .games_play(
@@ -84,7 +89,7 @@ async fn play(context: &TestContext, started: &types::GameStarted) -> Socket {
     socket_of(upgraded).await
 }
 
-async fn send_turn(socket: &mut Socket, direction: &str) {
+pub(crate) async fn send_turn(socket: &mut Socket, direction: &str) {
     let turn = serde_json::json!({"type": "turn", "direction": direction}).to_string();
     socket
         .send(Message::text(turn))

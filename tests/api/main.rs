@@ -17,6 +17,7 @@ mod live;
 mod malformed;
 mod postgres;
 mod process;
+mod replays;
 mod security;
 mod slow_clients;
 mod spec_check;

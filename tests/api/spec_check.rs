@@ -81,6 +81,7 @@ fn a_changed_format_is_flagged() {
     assert_eq!(
         drift,
         [
+            r#"GET /api/games/finished/{gameId}/replay: server messages: property "frame": property "entry": property "timestamp": format: spec "date", server "date-time""#,
             r#"GET /api/games/live/{gameId}: response 200: property "entry": property "timestamp": format: spec "date", server "date-time""#,
             r#"GET /api/games/live/{gameId}/play: server messages: property "frame": property "entry": property "timestamp": format: spec "date", server "date-time""#,
             r#"GET /api/games/live/{gameId}/watch: server messages: property "frame": property "entry": property "timestamp": format: spec "date", server "date-time""#,
@@ -116,6 +117,13 @@ fn a_removed_enum_value_is_flagged_in_every_operation_that_uses_it() {
         drift,
         [
             format!(r#"GET /api/games/active: response 200: items: property "mode": {line}"#),
+            format!(r#"GET /api/games/finished/{{gameId}}: response 200: property "mode": {line}"#),
+            format!(
+                r#"GET /api/games/finished/{{gameId}}/replay: server messages: property "frame": property "entry": property "mode": {line}"#
+            ),
+            format!(
+                r#"GET /api/games/finished/{{gameId}}/replay: server messages: property "frame": property "mode": {line}"#
+            ),
             format!(
                 r#"GET /api/games/live/{{gameId}}: response 200: property "entry": property "mode": {line}"#
             ),
@@ -377,10 +385,10 @@ fn a_changed_error_schema_is_flagged_through_the_generic_error_responses() {
             "/components/schemas/Error/properties/detail/maxLength",
         ) = 100.into();
     });
-    // 13 operations × 2 ranges, and the error messages of the two channels.
+    // 15 operations × 2 ranges, and the error messages of the three channels.
     assert_eq!(
         drift.len(),
-        28,
+        33,
         "one line per operation and range, and per channel's error messages: {drift:#?}"
     );
     assert!(drift.contains(
@@ -540,6 +548,7 @@ fn a_changed_server_message_schema_is_flagged_at_the_channel() {
     assert_eq!(
         drift,
         [
+            r#"GET /api/games/finished/{gameId}/replay: server messages: property "frame": property "sequence": minimum: spec 1, server 0"#,
             r#"GET /api/games/live/{gameId}: response 200: property "sequence": minimum: spec 1, server 0"#,
             r#"GET /api/games/live/{gameId}/play: server messages: property "frame": property "sequence": minimum: spec 1, server 0"#,
             r#"GET /api/games/live/{gameId}/watch: server messages: property "frame": property "sequence": minimum: spec 1, server 0"#,

@@ -19,6 +19,11 @@ import {
     ActiveGameToJSON,
 } from '../models/ActiveGame.js';
 import {
+    type FinishedGameSummary,
+    FinishedGameSummaryFromJSON,
+    FinishedGameSummaryToJSON,
+} from '../models/FinishedGameSummary.js';
+import {
     type GameFrame,
     GameFrameFromJSON,
     GameFrameToJSON,
@@ -39,6 +44,13 @@ import {
     PlayTicketToJSON,
 } from '../models/PlayTicket.js';
 
+export interface GamesFinishedViewRequest {
+    /**
+     * The `id` of a finished game: the `gameId` of a verified leaderboard entry, or of a game that was played through `POST /api/games`.
+     */
+    gameId: string;
+}
+
 export interface GamesLiveViewRequest {
     /**
      * The `id` of a live game (`GET /api/games/active`, `POST /api/games`).
@@ -55,6 +67,17 @@ export interface GamesPlayRequest {
      * The single-use play ticket; without one the answer is 401, like a wrong one.
      */
     ticket?: string;
+}
+
+export interface GamesReplayRequest {
+    /**
+     * The `id` of a finished game: the `gameId` of a verified leaderboard entry, or of a game that was played through `POST /api/games`.
+     */
+    gameId: string;
+    /**
+     * How many times faster than it was played the game is replayed: 1 (the default) is the original tick, 16 sixteen times faster.
+     */
+    speed?: number;
 }
 
 export interface GamesStartRequest {
@@ -117,6 +140,53 @@ export class GamesApi extends runtime.BaseAPI {
      */
     async gamesActiveList(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<Array<ActiveGame>> {
         const response = await this.gamesActiveListRaw(initOverrides);
+        return await response.value();
+    }
+
+    /**
+     * Creates request options for gamesFinishedView without sending the request
+     */
+    async gamesFinishedViewRequestOpts(requestParameters: GamesFinishedViewRequest): Promise<runtime.RequestOpts> {
+        if (requestParameters['gameId'] == null) {
+            throw new runtime.RequiredError(
+                'gameId',
+                'Required parameter "gameId" was null or undefined when calling gamesFinishedView().'
+            );
+        }
+
+        const queryParameters: any = {};
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+
+        let urlPath = `/api/games/finished/{gameId}`;
+        urlPath = urlPath.replace('{gameId}', encodeURIComponent(String(requestParameters['gameId'])));
+
+        return {
+            path: urlPath,
+            method: 'GET',
+            headers: headerParameters,
+            query: queryParameters,
+        };
+    }
+
+    /**
+     * Who played a game the server ran to its end, when, in which mode, its score and how many ticks it lasted, and the verified leaderboard entry recorded from it (`entryId`; a verified entry\'s `gameId` names the game here). A game that is still live, never existed or whose replay was pruned (see `--replay-retention-days`) is 404.
+     * A finished game\'s summary, for its replay.
+     */
+    async gamesFinishedViewRaw(requestParameters: GamesFinishedViewRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<FinishedGameSummary>> {
+        const requestOptions = await this.gamesFinishedViewRequestOpts(requestParameters);
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.JSONApiResponse(response, (jsonValue) => FinishedGameSummaryFromJSON(jsonValue));
+    }
+
+    /**
+     * Who played a game the server ran to its end, when, in which mode, its score and how many ticks it lasted, and the verified leaderboard entry recorded from it (`entryId`; a verified entry\'s `gameId` names the game here). A game that is still live, never existed or whose replay was pruned (see `--replay-retention-days`) is 404.
+     * A finished game\'s summary, for its replay.
+     */
+    async gamesFinishedView(requestParameters: GamesFinishedViewRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<FinishedGameSummary> {
+        const response = await this.gamesFinishedViewRaw(requestParameters, initOverrides);
         return await response.value();
     }
 
@@ -213,6 +283,56 @@ export class GamesApi extends runtime.BaseAPI {
      */
     async gamesPlay(requestParameters: GamesPlayRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<void> {
         await this.gamesPlayRaw(requestParameters, initOverrides);
+    }
+
+    /**
+     * Creates request options for gamesReplay without sending the request
+     */
+    async gamesReplayRequestOpts(requestParameters: GamesReplayRequest): Promise<runtime.RequestOpts> {
+        if (requestParameters['gameId'] == null) {
+            throw new runtime.RequiredError(
+                'gameId',
+                'Required parameter "gameId" was null or undefined when calling gamesReplay().'
+            );
+        }
+
+        const queryParameters: any = {};
+
+        if (requestParameters['speed'] != null) {
+            queryParameters['speed'] = requestParameters['speed'];
+        }
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+
+        let urlPath = `/api/games/finished/{gameId}/replay`;
+        urlPath = urlPath.replace('{gameId}', encodeURIComponent(String(requestParameters['gameId'])));
+
+        return {
+            path: urlPath,
+            method: 'GET',
+            headers: headerParameters,
+            query: queryParameters,
+        };
+    }
+
+    /**
+     * A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. An unknown game is refused with 404 and a `speed` outside 1 to 16 with 400, both before the upgrade. After the `101` the server plays the game again from its record: the same frames as the live game sent (the same `GameFrame` schema and `sequence` numbers, the last one with `over: true`), one per tick of the game\'s original `tickMs` divided by `speed`, then closes (1000). Should the replay ever differ from the record, the server sends an `error` message (`replay_diverged`) and closes with 1011. The client sends nothing; anything it sends gets an `error` message and a close with 1008.
+     * Replay a finished game, over a WebSocket.
+     */
+    async gamesReplayRaw(requestParameters: GamesReplayRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<void>> {
+        const requestOptions = await this.gamesReplayRequestOpts(requestParameters);
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.VoidApiResponse(response);
+    }
+
+    /**
+     * A channel: a WebSocket opened by this GET with `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`. An unknown game is refused with 404 and a `speed` outside 1 to 16 with 400, both before the upgrade. After the `101` the server plays the game again from its record: the same frames as the live game sent (the same `GameFrame` schema and `sequence` numbers, the last one with `over: true`), one per tick of the game\'s original `tickMs` divided by `speed`, then closes (1000). Should the replay ever differ from the record, the server sends an `error` message (`replay_diverged`) and closes with 1011. The client sends nothing; anything it sends gets an `error` message and a close with 1008.
+     * Replay a finished game, over a WebSocket.
+     */
+    async gamesReplay(requestParameters: GamesReplayRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<void> {
+        await this.gamesReplayRaw(requestParameters, initOverrides);
     }
 
     /**

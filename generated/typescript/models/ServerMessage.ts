@@ -22,7 +22,7 @@ import {
 } from './GameFrame.js';
 
 /**
- * A message from the server on the play and watch channels, as JSON text. `type` says what it carries: `frame` a `frame`, `error` an `error` (the server then closes the connection).
+ * A message from the server on the play, watch and replay channels, as JSON text. `type` says what it carries: `frame` a `frame`, `error` an `error` (the server then closes the connection).
  * @export
  * @interface ServerMessage
  */

@@ -5,6 +5,7 @@ export * from './AuthResponse.js';
 export * from './Cell.js';
 export * from './ClientMessage.js';
 export * from './Direction.js';
+export * from './FinishedGameSummary.js';
 export * from './GameFrame.js';
 export * from './GameMode.js';
 export * from './GameStartRequest.js';
