@@ -273,6 +273,13 @@ impl Fuzzer<'_> {
             .arg(self.root.join("openapi.yaml"))
             .args(["--url", base_url])
             .args(["--checks", "all", "--mode", "all"])
+            // Every check but one: `ensure_resource_availability` (ST302) follows
+            // `POST /api/games` to `GET /api/games/live/{gameId}` and expects the game there,
+            // but a live game leaves that path by design (it ends by itself, or when its player
+            // starts another), answering `404 unknown_game`. `tests/api/live.rs` checks the
+            // live view while the game runs. The config file cannot turn it off under
+            // `--checks all`.
+            .args(["--exclude-checks", "ensure_resource_availability"])
             .args(["--phases", "examples,coverage,fuzzing,stateful"])
             .args(["--max-examples", &max_examples, "--seed", &seed])
             .args(["--workers", "1"])
@@ -285,8 +292,8 @@ impl Fuzzer<'_> {
             .current_dir(self.work_directory)
             .stdout(Stdio::piped());
         eprintln!(
-            "schemathesis run openapi.yaml --url {base_url} --checks all --mode all \
-             --phases examples,coverage,fuzzing,stateful --max-examples {max_examples} \
+            "schemathesis run openapi.yaml --url {base_url} --checks all \
+             --exclude-checks ensure_resource_availability --mode all --phases examples,coverage,fuzzing,stateful --max-examples {max_examples} \
              --seed {seed} --workers 1 (hooks: {HOOKS}, config: {CONFIG})"
         );
 
