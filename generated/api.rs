@@ -3915,14 +3915,25 @@ pub mod support {
                     }),
                 )
                 .await?;
-            while let Some(message) = self.stream.next().await {
-                if message.is_err() {
-                    break;
-                }
-            }
+            let _ = tokio::time::timeout(
+                    CLOSE_HANDSHAKE_TIMEOUT,
+                    async {
+                        while let Some(message) = self.stream.next().await {
+                            if message.is_err() {
+                                break;
+                            }
+                        }
+                    },
+                )
+                .await;
             Ok(())
         }
     }
+    /// How long a channel waits for the client's answer to its close frame before it drops the
+    /// connection anyway.
+    pub const CLOSE_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
+        5,
+    );
     /// The schema of a message type, as a reference to its component.
     pub fn message_schema<T: schemars::JsonSchema>(
         generator: &mut schemars::r#gen::SchemaGenerator,

@@ -839,14 +839,23 @@ where
                 reason: reason.into(),
             }))
             .await?;
-        while let Some(message) = self.stream.next().await {
-            if message.is_err() {
-                break;
+        // A client that never answers the close (a silent or vanished peer) must not hold the
+        // connection: after the bound the connection is dropped all the same.
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, async {
+            while let Some(message) = self.stream.next().await {
+                if message.is_err() {
+                    break;
+                }
             }
-        }
+        })
+        .await;
         Ok(())
     }
 }
+
+/// How long a channel waits for the client's answer to its close frame before it drops the
+/// connection anyway.
+pub const CLOSE_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The schema of a message type, as a reference to its component.
 pub fn message_schema<T: schemars::JsonSchema>(

@@ -518,3 +518,60 @@ async fn self_reported_scores_are_marked_unverified_and_refused_with_403_when_tu
             .all(|entry| entry.score.0 != 120 || entry.username.as_str() != player.username)
     );
 }
+
+#[tokio::test]
+async fn a_silent_spectator_is_closed_with_1001_and_then_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let context = TestContext::start_with(|config| {
+        config.game_tick_ms = 60_000;
+        config.channel_ping_seconds = 1;
+        config.channel_silence_seconds = 1;
+    })
+    .await;
+    let game = context
+        .client()
+        .games_active_list()
+        .await
+        .expect("the list")
+        .into_inner()
+        .into_iter()
+        .next()
+        .expect("a bot's game");
+    // A raw connection that completes the handshake and then never sends a byte: not even the
+    // pongs a WebSocket library would answer pings with.
+    let address = context.base_url().trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("the server accepts");
+    let handshake = format!(
+        "GET /api/games/live/{}/watch HTTP/1.1\r\nHost: {address}\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        game.id
+    );
+    stream
+        .write_all(handshake.as_bytes())
+        .await
+        .expect("the handshake is sent");
+    // Everything the server sends until it closes the connection, within a bound that covers
+    // the silence limit, a ping tick and the close handshake's own bound.
+    let mut received = Vec::new();
+    let read_all = stream.read_to_end(&mut received);
+    tokio::time::timeout(std::time::Duration::from_secs(20), read_all)
+        .await
+        .expect("the server drops a silent peer")
+        .expect("the connection ends cleanly");
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    // The server's last frame is a close (0x88) with code 1001 (going away), unmasked.
+    let close_at = received
+        .windows(2)
+        .rposition(|pair| pair[0] == 0x88 && (pair[1] & 0x7f) >= 2)
+        .expect("a close frame");
+    let code = u16::from_be_bytes([received[close_at + 2], received[close_at + 3]]);
+    assert_eq!(code, 1001, "{text}");
+    assert!(
+        text.contains("silent_peer"),
+        "the error message names the reason: {text}"
+    );
+}
