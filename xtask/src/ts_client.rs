@@ -123,16 +123,60 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
     let root = repository_root();
     let started = Instant::now();
     let generated = generate_client(&root)?;
-    let committed_directory = root.join(OUTPUT_DIRECTORY);
-    let committed = read_tree(&committed_directory)?;
-    let differences = compare_trees(OUTPUT_DIRECTORY, &committed, &generated);
-    let elapsed = started.elapsed().as_secs_f32();
+    sync_committed_tree(
+        &root,
+        CommittedTree {
+            directory: OUTPUT_DIRECTORY,
+            made_from: "openapi.yaml",
+            maker: &format!("openapi-generator {GENERATOR_VERSION}"),
+            refresh_command: "cargo xtask ts-client",
+            refreshed: "regenerated",
+        },
+        &generated,
+        check,
+        started,
+    )
+}
 
+/// A committed folder of generated files, named for the messages of [`sync_committed_tree`].
+pub(crate) struct CommittedTree<'a> {
+    /// The folder, relative to the repository root, e.g. `generated/typescript`.
+    pub directory: &'a str,
+    /// What it is made from, e.g. `openapi.yaml`.
+    pub made_from: &'a str,
+    /// What makes it, e.g. `esbuild`.
+    pub maker: &'a str,
+    /// The command that refreshes it.
+    pub refresh_command: &'a str,
+    /// The past tense of refreshing it, e.g. `rebuilt`.
+    pub refreshed: &'a str,
+}
+
+/// Compares a freshly made tree with the committed one: with `check`, fails naming every
+/// difference; without, writes the fresh tree over the committed one.
+pub(crate) fn sync_committed_tree(
+    root: &Path,
+    tree: CommittedTree<'_>,
+    made: &BTreeMap<String, Vec<u8>>,
+    check: bool,
+    started: Instant,
+) -> Result<String, String> {
+    let CommittedTree {
+        directory,
+        made_from,
+        maker,
+        refresh_command,
+        refreshed,
+    } = tree;
+    let committed_directory = root.join(directory);
+    let committed = read_tree(&committed_directory)?;
+    let differences = compare_trees(directory, &committed, made);
+    let elapsed = started.elapsed().as_secs_f32();
     if check {
         if differences.is_empty() {
             return Ok(format!(
-                "{OUTPUT_DIRECTORY}/ is up to date with openapi.yaml ({} files, {elapsed:.1} s)",
-                generated.len()
+                "{directory}/ is up to date with {made_from} ({} files, {elapsed:.1} s)",
+                made.len()
             ));
         }
         let listing: Vec<String> = differences
@@ -140,20 +184,19 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
             .map(|difference| format!("  {difference}"))
             .collect();
         return Err(format!(
-            "{OUTPUT_DIRECTORY}/ is stale: it differs from what openapi-generator {GENERATOR_VERSION} makes of openapi.yaml:\n{}\nRun `cargo xtask ts-client` and commit the result.",
+            "{directory}/ is stale: it differs from what {maker} makes of {made_from}:\n{}\nRun `{refresh_command}` and commit the result.",
             listing.join("\n")
         ));
     }
-
     if differences.is_empty() {
         return Ok(format!(
-            "{OUTPUT_DIRECTORY}/ is up to date ({} files, {elapsed:.1} s)",
-            generated.len()
+            "{directory}/ is up to date ({} files, {elapsed:.1} s)",
+            made.len()
         ));
     }
-    write_tree(&committed_directory, &committed, &generated)?;
+    write_tree(&committed_directory, &committed, made)?;
     Ok(format!(
-        "regenerated {OUTPUT_DIRECTORY}/ ({} file(s) changed, added or removed; {elapsed:.1} s)",
+        "{refreshed} {directory}/ ({} file(s) changed, added or removed; {elapsed:.1} s)",
         differences.len()
     ))
 }

@@ -23,8 +23,8 @@ use std::time::Instant;
 
 use crate::codegen::repository_root;
 use crate::ts_client::{
-    ScratchDirectory, check_node_is_installed, compare_trees, install_packages_if_stale, read_tree,
-    run_in, write_tree,
+    CommittedTree, ScratchDirectory, check_node_is_installed, install_packages_if_stale, read_tree,
+    run_in, sync_committed_tree,
 };
 
 pub const USAGE: &str = "usage: cargo xtask web [--check]
@@ -84,37 +84,19 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
         None,
     )?;
     let built = build_bundle(&root, &project)?;
-    let committed_directory = root.join(BUNDLE_DIRECTORY);
-    let committed = read_tree(&committed_directory)?;
-    let differences = compare_trees(BUNDLE_DIRECTORY, &committed, &built);
-    let elapsed = started.elapsed().as_secs_f32();
-    if check {
-        if differences.is_empty() {
-            return Ok(format!(
-                "{BUNDLE_DIRECTORY}/ is up to date with web/ ({} files, {elapsed:.1} s)",
-                built.len()
-            ));
-        }
-        let listing: Vec<String> = differences
-            .iter()
-            .map(|difference| format!("  {difference}"))
-            .collect();
-        return Err(format!(
-            "{BUNDLE_DIRECTORY}/ is stale: it differs from what esbuild makes of web/:\n{}\nRun `cargo xtask web` and commit the result.",
-            listing.join("\n")
-        ));
-    }
-    if differences.is_empty() {
-        return Ok(format!(
-            "{BUNDLE_DIRECTORY}/ is up to date ({} files, {elapsed:.1} s)",
-            built.len()
-        ));
-    }
-    write_tree(&committed_directory, &committed, &built)?;
-    Ok(format!(
-        "rebuilt {BUNDLE_DIRECTORY}/ ({} file(s) changed, added or removed; {elapsed:.1} s)",
-        differences.len()
-    ))
+    sync_committed_tree(
+        &root,
+        CommittedTree {
+            directory: BUNDLE_DIRECTORY,
+            made_from: "web/",
+            maker: "esbuild",
+            refresh_command: "cargo xtask web",
+            refreshed: "rebuilt",
+        },
+        &built,
+        check,
+        started,
+    )
 }
 
 /// Bundles `web/src/main.ts` with esbuild into a temporary directory and returns the bundle's
