@@ -2,6 +2,8 @@
 
 pub mod cached;
 pub mod database_url;
+#[cfg(test)]
+mod fixtures;
 pub mod memory;
 pub mod postgres;
 pub mod sqlite;

@@ -761,10 +761,11 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use chrono::{Duration as TimeSpan, TimeZone};
+    use chrono::Duration as TimeSpan;
 
     use super::*;
     use crate::accounts::tokens::hash_token;
+    use crate::store::fixtures::{base_time, player, score_after, session_of};
 
     /// A directory of its own for one test's database, removed when the test ends.
     struct TestDirectory(PathBuf);
@@ -800,43 +801,8 @@ mod tests {
         (directory, store)
     }
 
-    fn player(username: &str, email: &str) -> StoredPlayer {
-        StoredPlayer {
-            profile: PlayerProfile {
-                id: Uuid::new_v4(),
-                username: username.to_string(),
-                email: email.to_string(),
-            },
-            password_hash: "$scrypt$placeholder".to_string(),
-            created_at: Utc::now(),
-        }
-    }
-
-    fn base_time() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0)
-            .single()
-            .expect("a valid fixed date")
-    }
-
     fn score(points: u32, mode: GameMode, minutes_after_base: i64) -> ScoreEntry {
-        ScoreEntry {
-            id: Uuid::new_v4(),
-            player_id: Uuid::new_v4(),
-            username: format!("player-{points}").into(),
-            score: points,
-            mode,
-            recorded_at: base_time() + TimeSpan::minutes(minutes_after_base),
-            verified: false,
-            game_id: None,
-        }
-    }
-
-    fn session_of(player_id: Uuid, token: &str) -> SessionRecord {
-        SessionRecord {
-            token_hash: hash_token(token),
-            player_id,
-            expires_at: base_time(),
-        }
+        score_after(points, mode, TimeSpan::minutes(minutes_after_base))
     }
 
     #[tokio::test]
