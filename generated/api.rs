@@ -2680,6 +2680,55 @@ pub mod types {
         }
     }
     #[derive(Clone, Debug, PartialEq)]
+    pub struct GamesActiveListQuery {
+        pub after: ::std::option::Option<::uuid::Uuid>,
+    }
+    impl<'de> ::serde::Deserialize<'de> for GamesActiveListQuery {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            #[derive(::serde::Deserialize)]
+            struct Fields {
+                #[serde(
+                    default,
+                    skip_serializing_if = "Option::is_none",
+                    deserialize_with = "support::deserialize_present"
+                )]
+                pub after: ::std::option::Option<::uuid::Uuid>,
+            }
+            let fields: Fields = ::serde_path_to_error::deserialize(deserializer)
+                .map_err(|error| {
+                    <D::Error as ::serde::de::Error>::custom(
+                        support::describe_at_path(
+                            &error.path().to_string(),
+                            error.inner(),
+                        ),
+                    )
+                })?;
+            Ok(Self { after: fields.after })
+        }
+    }
+    impl ::schemars::JsonSchema for GamesActiveListQuery {
+        fn schema_name() -> ::std::string::String {
+            "GamesActiveListQuery".to_owned()
+        }
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn json_schema(
+            #[allow(unused_variables)]
+            generator: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            support::SchemaBuilder::object()
+                .property(
+                    "after",
+                    support::SchemaBuilder::string().format("uuid").build(),
+                    false,
+                )
+                .build()
+        }
+    }
+    #[derive(Clone, Debug, PartialEq)]
     pub struct GamesFinishedViewPath {
         pub game_id: ::uuid::Uuid,
     }
@@ -4114,6 +4163,8 @@ pub trait SnakeArenaApi {
         crate::http::error::ApiError,
     >;
     /// Games being played right now, for spectators.
+    ///
+    /// At most 100 games, ordered by id. When the server runs more, the next page starts after the last id of this one (`after`).
     #[endpoint{method = GET,
     path = "/api/games/active",
     operation_id = "games_active_list",
@@ -4121,6 +4172,7 @@ pub trait SnakeArenaApi {
     }]
     async fn games_active_list(
         rqctx: ::dropshot::RequestContext<Self::Context>,
+        query: ::dropshot::Query<types::GamesActiveListQuery>,
     ) -> ::std::result::Result<
         ::dropshot::HttpResponseOk<types::GamesActiveListResponse>,
         crate::http::error::ApiError,

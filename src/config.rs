@@ -223,8 +223,8 @@ pub struct Config {
     pub channel_silence_seconds: u32,
 
     /// Demo bots that play live games one after another so there is something to watch;
-    /// `--no-seed` turns them off.
-    #[arg(long, env = "SNAKE_ARENA_DEMO_BOTS", default_value_t = 3, value_parser = clap::value_parser!(u16).range(0..=100))]
+    /// `--no-seed` turns them off. At most `--max-live-games`.
+    #[arg(long, env = "SNAKE_ARENA_DEMO_BOTS", default_value_t = 3, value_parser = clap::value_parser!(u16).range(0..=1000))]
     pub demo_bots: u16,
 
     /// Days a finished game's replay is kept; older ones are pruned unless their score is among

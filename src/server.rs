@@ -47,6 +47,12 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
     let log = crate::logging::logger(config.log_level, config.log_format);
     let cors = config.cors_policy().map_err(StartError::Config)?;
     let cost = config.scrypt_cost().map_err(StartError::Config)?;
+    if !config.no_seed && u32::from(config.demo_bots) > config.max_live_games {
+        return Err(StartError::Config(format!(
+            "--demo-bots {} is more than --max-live-games {}: every bot plays a live game",
+            config.demo_bots, config.max_live_games
+        )));
+    }
     let hasher = PasswordHasher::new(
         cost,
         usize::from(config.hashing_slots),

@@ -18,15 +18,17 @@ impl Spectating {
         Spectating { live_games }
     }
 
-    /// Every running game as it stands, ordered by id so the list is stable between reads. A
-    /// game that has just ended is left out, and so would be one whose board is full, since the
-    /// list always shows food (a full board ends the game anyway).
-    pub async fn active_games(&self) -> Result<Vec<ActiveGame>> {
+    /// Every running game as it stands whose id sorts after `after` (all of them without it),
+    /// ordered by id so the list is stable between reads and a caller can page through it by the
+    /// last id it saw. A game that has just ended is left out, and so would be one whose board is
+    /// full, since the list always shows food (a full board ends the game anyway).
+    pub async fn active_games(&self, after: Option<Uuid>) -> Result<Vec<ActiveGame>> {
         let mut games: Vec<ActiveGame> = self
             .live_games
             .current_frames()
             .iter()
             .filter_map(active_game_of)
+            .filter(|game| after.is_none_or(|after| game.id > after))
             .collect();
         games.sort_unstable_by_key(|game| game.id);
         Ok(games)
@@ -72,7 +74,7 @@ mod tests {
             encoder,
         );
         let spectating = Spectating::new(live_games.clone());
-        assert_eq!(spectating.active_games().await, Ok(Vec::new()));
+        assert_eq!(spectating.active_games(None).await, Ok(Vec::new()));
         let player = PlayerProfile {
             id: Uuid::new_v4(),
             username: "shown".to_string(),
@@ -89,7 +91,7 @@ mod tests {
         for _ in 0..=3 {
             watcher.next().await.expect("frame");
         }
-        let games = spectating.active_games().await.expect("list");
+        let games = spectating.active_games(None).await.expect("list");
         assert_eq!(games.len(), 2);
         let shown = games
             .iter()

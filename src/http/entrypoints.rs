@@ -126,8 +126,10 @@ impl SnakeArenaApi for SnakeArenaServer {
 
     async fn games_active_list(
         rqctx: RequestContext<ServerState>,
+        query: Query<types::GamesActiveListQuery>,
     ) -> Result<HttpResponseOk<types::GamesActiveListResponse>, ApiError> {
-        let games = rqctx.context().spectating.active_games().await?;
+        let after = query.into_inner().after;
+        let games = rqctx.context().spectating.active_games(after).await?;
         // The contract lists at most 100 games (`maxItems`), and the server may run more
         // (`--max-live-games`): the list is the first 100 in the domain's order.
         let games = games

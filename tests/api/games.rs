@@ -50,7 +50,7 @@ fn assert_is_a_valid_game(game: &types::ActiveGame) {
 async fn active_games(context: &TestContext) -> Vec<types::ActiveGame> {
     let response = context
         .client()
-        .games_active_list()
+        .games_active_list(None)
         .await
         .expect("the active games list");
     assert_eq!(response.status(), StatusCode::OK);
@@ -116,6 +116,69 @@ async fn a_game_a_player_starts_is_listed_with_its_starting_snake_and_food() {
     assert_eq!(
         (game.food.x.0, game.food.y.0),
         (i32::from(food.x), i32::from(food.y))
+    );
+}
+
+#[tokio::test]
+async fn more_than_a_hundred_live_games_are_listed_a_hundred_at_a_time_after_the_last_id_seen() {
+    let context = TestContext::start_with(|config| {
+        config.demo_bots = 150;
+        config.game_tick_ms = FROZEN_TICK_MS;
+    })
+    .await;
+    let client = context.client();
+    let first_page = active_games(&context).await;
+    assert_eq!(first_page.len(), 100, "a page holds at most 100 games");
+    let last_seen = first_page.last().expect("a full page").id;
+    let second_page = client
+        .games_active_list(Some(&last_seen))
+        .await
+        .expect("the second page")
+        .into_inner();
+    assert_eq!(second_page.len(), 50);
+
+    let ids: Vec<_> = first_page
+        .iter()
+        .chain(&second_page)
+        .map(|game| game.id)
+        .collect();
+    assert!(
+        ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "ordered by id, none twice"
+    );
+    let names: HashSet<_> = first_page
+        .iter()
+        .chain(&second_page)
+        .map(|game| game.username.to_string())
+        .collect();
+    assert_eq!(
+        names.len(),
+        150,
+        "every bot's game is on one page or the other"
+    );
+
+    // The cursor need not be a live game's id: paging survives the last game seen ending.
+    let after_everything = client
+        .games_active_list(Some(&uuid::Uuid::max()))
+        .await
+        .expect("a page after every id")
+        .into_inner();
+    assert_eq!(after_everything, Vec::new());
+}
+
+#[tokio::test]
+async fn more_demo_bots_than_live_games_allowed_is_a_clear_start_up_error() {
+    let mut config = snake_arena_server::config::Config::defaults();
+    config.database_url = "memory".to_owned();
+    config.demo_bots = 5;
+    config.max_live_games = 4;
+    let error = snake_arena_server::server::start(&config)
+        .await
+        .err()
+        .expect("the server refuses to start");
+    assert_eq!(
+        error.to_string(),
+        "invalid configuration: --demo-bots 5 is more than --max-live-games 4: every bot plays a live game"
     );
 }
 
@@ -204,7 +267,7 @@ async fn watching_a_game_through_the_generated_client_receives_first_the_frame_t
     let context = TestContext::start_with(|config| config.game_tick_ms = FROZEN_TICK_MS).await;
     let client = context.client();
     let games = client
-        .games_active_list()
+        .games_active_list(None)
         .await
         .expect("the active games list")
         .into_inner();

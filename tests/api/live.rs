@@ -445,7 +445,7 @@ async fn a_spectator_who_sends_anything_gets_an_error_message_and_a_close() {
     let context = TestContext::start_with(|config| config.game_tick_ms = 60_000).await;
     let game = context
         .client()
-        .games_active_list()
+        .games_active_list(None)
         .await
         .expect("the list")
         .into_inner()
@@ -530,7 +530,7 @@ async fn a_silent_spectator_is_closed_with_1001_and_then_disconnected() {
     .await;
     let game = context
         .client()
-        .games_active_list()
+        .games_active_list(None)
         .await
         .expect("the list")
         .into_inner()

@@ -44,6 +44,13 @@ import {
     PlayTicketToJSON,
 } from '../models/PlayTicket.js';
 
+export interface GamesActiveListRequest {
+    /**
+     * Only games whose id sorts after this one; absent: from the first. The id need not be a live game's, so paging survives games ending.
+     */
+    after?: string;
+}
+
 export interface GamesFinishedViewRequest {
     /**
      * The `id` of a finished game: the `gameId` of a verified leaderboard entry, or of a game that was played through `POST /api/games`.
@@ -109,8 +116,12 @@ export class GamesApi extends runtime.BaseAPI {
     /**
      * Creates request options for gamesActiveList without sending the request
      */
-    async gamesActiveListRequestOpts(): Promise<runtime.RequestOpts> {
+    async gamesActiveListRequestOpts(requestParameters: GamesActiveListRequest): Promise<runtime.RequestOpts> {
         const queryParameters: any = {};
+
+        if (requestParameters['after'] != null) {
+            queryParameters['after'] = requestParameters['after'];
+        }
 
         const headerParameters: runtime.HTTPHeaders = {};
 
@@ -126,20 +137,22 @@ export class GamesApi extends runtime.BaseAPI {
     }
 
     /**
+     * At most 100 games, ordered by id. When the server runs more, the next page starts after the last id of this one (`after`).
      * Games being played right now, for spectators.
      */
-    async gamesActiveListRaw(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<Array<ActiveGame>>> {
-        const requestOptions = await this.gamesActiveListRequestOpts();
+    async gamesActiveListRaw(requestParameters: GamesActiveListRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<Array<ActiveGame>>> {
+        const requestOptions = await this.gamesActiveListRequestOpts(requestParameters);
         const response = await this.request(requestOptions, initOverrides);
 
         return new runtime.JSONApiResponse(response, (jsonValue) => jsonValue.map(ActiveGameFromJSON));
     }
 
     /**
+     * At most 100 games, ordered by id. When the server runs more, the next page starts after the last id of this one (`after`).
      * Games being played right now, for spectators.
      */
-    async gamesActiveList(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<Array<ActiveGame>> {
-        const response = await this.gamesActiveListRaw(initOverrides);
+    async gamesActiveList(requestParameters: GamesActiveListRequest = {}, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<Array<ActiveGame>> {
+        const response = await this.gamesActiveListRaw(requestParameters, initOverrides);
         return await response.value();
     }
 

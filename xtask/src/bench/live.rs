@@ -45,9 +45,9 @@ use super::{mebibytes, round_to, verdict};
 /// The server's default `--game-tick-ms`, which the scenarios keep (the issue's "default tick").
 const SERVER_DEFAULT_TICK: Duration = Duration::from_millis(150);
 
-/// The most demo bots the server starts (`--demo-bots` takes 0 to 100), which is also the most
-/// games `GET /api/games/active` may list (`maxItems: 100`).
-pub const MOST_DEMO_BOTS: usize = 100;
+/// The most games one page of `GET /api/games/active` lists (`maxItems: 100`); the next page
+/// starts `after` the last id of the previous one.
+const ACTIVE_GAMES_PER_PAGE: usize = 100;
 
 /// Spectators connecting at once: enough to connect thousands in a few seconds, few enough to
 /// stay well within the server's `--max-connections` while their upgrades are in progress.
@@ -73,9 +73,7 @@ const FLEET_MAX_CPU_OF_ONE_CORE: f64 = 0.25;
 const CROWD_MAX_P99: Duration = Duration::from_millis(50);
 const MAX_BYTES_PER_SPECTATOR: f64 = 16.0 * 1024.0;
 
-/// The issue's fleet: 200 games with 10 spectators each. The server starts at most
-/// [`MOST_DEMO_BOTS`] bots, so the default run watches that many games with as many spectators
-/// in all (2,000), and says so next to the verdicts.
+/// The issue's fleet: 200 games with 10 spectators each.
 const ISSUE_FLEET_GAMES: usize = 200;
 const ISSUE_FLEET_SPECTATORS_PER_GAME: usize = 10;
 
@@ -91,12 +89,12 @@ pub struct LiveOptions {
 }
 
 impl LiveOptions {
-    /// The default run: 100 games × 20 spectators, and one game × 2,000, for 10 s each.
+    /// The default run: the issue's 200 games × 10 spectators, and one game × 2,000, for 10 s
+    /// each.
     pub fn full() -> LiveOptions {
         LiveOptions {
-            fleet_games: MOST_DEMO_BOTS,
-            fleet_spectators_per_game: ISSUE_FLEET_GAMES * ISSUE_FLEET_SPECTATORS_PER_GAME
-                / MOST_DEMO_BOTS,
+            fleet_games: ISSUE_FLEET_GAMES,
+            fleet_spectators_per_game: ISSUE_FLEET_SPECTATORS_PER_GAME,
             crowd_spectators: 2_000,
             warm_up: Duration::from_secs(2),
             window: Duration::from_secs(10),
@@ -558,22 +556,33 @@ async fn keep_directory_fresh(address: SocketAddr, coordination: Arc<Coordinatio
     }
 }
 
-/// Reads `GET /api/games/active` and records each bot's current game.
+/// Reads every page of `GET /api/games/active` and records each bot's current game.
 async fn refresh_directory(address: SocketAddr, coordination: &Coordination) -> Result<(), String> {
-    let body = get_body(address, "/api/games/active").await?;
-    let games: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|error| format!("GET /api/games/active is not JSON: {error}"))?;
-    let directory: HashMap<String, String> = games
-        .as_array()
-        .ok_or("GET /api/games/active is not a list")?
-        .iter()
-        .filter_map(|game| {
-            Some((
-                game["username"].as_str()?.to_owned(),
-                game["id"].as_str()?.to_owned(),
-            ))
-        })
-        .collect();
+    let mut directory = HashMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let target = match &after {
+            Some(last_id) => format!("/api/games/active?after={last_id}"),
+            None => "/api/games/active".to_owned(),
+        };
+        let body = get_body(address, &target).await?;
+        let games: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|error| format!("GET {target} is not JSON: {error}"))?;
+        let page = games
+            .as_array()
+            .ok_or_else(|| format!("GET {target} is not a list"))?;
+        for game in page {
+            if let (Some(username), Some(id)) = (game["username"].as_str(), game["id"].as_str()) {
+                directory.insert(username.to_owned(), id.to_owned());
+            }
+        }
+        match page.last().and_then(|game| game["id"].as_str()) {
+            Some(last_id) if page.len() == ACTIVE_GAMES_PER_PAGE => {
+                after = Some(last_id.to_owned())
+            }
+            _ => break,
+        }
+    }
     *coordination
         .current_game_by_bot
         .write()
@@ -801,12 +810,10 @@ impl LiveReport {
             let _ = writeln!(
                 text,
                 "The issue's fleet is {ISSUE_FLEET_GAMES} games × {ISSUE_FLEET_SPECTATORS_PER_GAME} \
-                 spectators; this run's is {} × {}. The default run watches {MOST_DEMO_BOTS} × {}, \
-                 as many spectators, since the server starts at most {MOST_DEMO_BOTS} demo bots \
-                 and `GET /api/games/active` lists at most {MOST_DEMO_BOTS} games.",
+                 spectators; this run's is {} × {}, which the default run (without `--quick`) is \
+                 not.",
                 self.fleet.games,
                 self.fleet.spectators / self.fleet.games.max(1),
-                LiveOptions::full().fleet_spectators_per_game
             );
         }
         text.push_str("\n| live target | measured | verdict |\n|---|---|---|\n");
