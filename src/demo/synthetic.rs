@@ -1,5 +1,5 @@
 //! Generated scores for benchmarks (`--synthetic-scores N`): the store is filled at start-up
-//! through `Store::insert_score`, exactly as submitted scores are stored, so `cargo xtask bench`
+//! through `Store::insert_scores`, in the same rows as submitted scores, so `cargo xtask bench`
 //! can measure leaderboard reads and memory at 10^3 to 10^6 scores without as many requests.
 //!
 //! The scores are deterministic (the same `N` gives the same scores, ids and names) and spread
@@ -21,32 +21,38 @@ const SYNTHETIC_PLAYERS: u64 = 1000;
 /// The highest score the contract allows.
 const MAX_SCORE: u64 = 1_000_000;
 
-/// Stores `count` generated scores, one `insert_score` call each, recorded one millisecond apart
-/// and ending now.
+/// Generated scores stored per call of `Store::insert_scores`, each call one transaction.
+const SCORES_PER_BATCH: usize = 10_000;
+
+/// Stores `count` generated scores, recorded one millisecond apart and ending now, in batches of
+/// [`SCORES_PER_BATCH`] (so filling a durable store with 10^6 takes a hundred commits, not a
+/// million).
 pub async fn fill_scores(store: &dyn Store, count: u64) -> Result<()> {
     let now = Utc::now();
     let mut random = SplitMix64(0x5eed_5c0e_5eed_5c0e);
     let usernames: Vec<Arc<str>> = (0..SYNTHETIC_PLAYERS)
         .map(|player| format!("synthetic_{player:04}").into())
         .collect();
+    let mut batch = Vec::with_capacity(SCORES_PER_BATCH);
     for index in 0..count {
         let player = index % SYNTHETIC_PLAYERS;
         let milliseconds_ago = i64::try_from(count - index).unwrap_or(i64::MAX);
-        store
-            .insert_score(ScoreEntry {
-                id: uuid_from(&mut random),
-                player_id: Uuid::from_u64_pair(
-                    0x5e17_4e71_c000_4000,
-                    0x8000_0000_0000_0000 | player,
-                ),
-                username: Arc::clone(&usernames[player as usize]),
-                score: u32::try_from(random.next() % (MAX_SCORE + 1)).unwrap_or(0),
-                mode: GameMode::ALL[usize::from(index % 2 == 1)],
-                recorded_at: now - Duration::milliseconds(milliseconds_ago),
-                verified: false,
-                game_id: None,
-            })
-            .await?;
+        batch.push(ScoreEntry {
+            id: uuid_from(&mut random),
+            player_id: Uuid::from_u64_pair(0x5e17_4e71_c000_4000, 0x8000_0000_0000_0000 | player),
+            username: Arc::clone(&usernames[player as usize]),
+            score: u32::try_from(random.next() % (MAX_SCORE + 1)).unwrap_or(0),
+            mode: GameMode::ALL[usize::from(index % 2 == 1)],
+            recorded_at: now - Duration::milliseconds(milliseconds_ago),
+            verified: false,
+            game_id: None,
+        });
+        if batch.len() == SCORES_PER_BATCH {
+            store.insert_scores(std::mem::take(&mut batch)).await?;
+        }
+    }
+    if !batch.is_empty() {
+        store.insert_scores(batch).await?;
     }
     Ok(())
 }

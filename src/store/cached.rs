@@ -114,6 +114,12 @@ impl Store for CachedStore {
         result
     }
 
+    async fn insert_scores(&self, entries: Vec<ScoreEntry>) -> Result<()> {
+        let result = self.inner.insert_scores(entries).await;
+        self.invalidate();
+        result
+    }
+
     async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>> {
         if limit > BOARD_LENGTH {
             return self.inner.top_scores(filter, limit).await;

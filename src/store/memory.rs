@@ -839,4 +839,9 @@ mod tests {
     async fn old_games_off_each_modes_top_are_pruned_and_the_rest_kept_with_their_scores() {
         crate::store::retention_tests::check_retention(&MemoryStore::new()).await;
     }
+
+    #[tokio::test]
+    async fn a_batch_of_scores_is_stored_whole_or_not_at_all() {
+        crate::store::bulk_insert_tests::check_bulk_insert(&MemoryStore::new()).await;
+    }
 }

@@ -57,6 +57,20 @@ pub trait Store: Send + Sync + 'static {
     /// must not; anything else is refused with `Internal`, since only a bug produces it.
     async fn insert_score(&self, entry: ScoreEntry) -> Result<()>;
 
+    /// Adds many scores at once, all or none, under the rules of [`Store::insert_score`]: for
+    /// filling a store in bulk (`--synthetic-scores`), where one commit per score would cost an
+    /// fsync each. The default checks them all and then adds them one by one (for a store whose
+    /// only refusal is that check); the durable stores use one transaction.
+    async fn insert_scores(&self, entries: Vec<ScoreEntry>) -> Result<()> {
+        for entry in &entries {
+            check_score_provenance(entry)?;
+        }
+        for entry in entries {
+            self.insert_score(entry).await?;
+        }
+        Ok(())
+    }
+
     /// The best `limit` scores the filter admits: one mode or (with `mode: None`) both modes
     /// merged, every score or only verified ones.
     ///
@@ -238,6 +252,50 @@ pub fn check_score_provenance(entry: &ScoreEntry) -> Result<()> {
 /// The form in which emails and usernames are compared for uniqueness and lookup.
 pub fn comparison_key(email_or_username: &str) -> String {
     email_or_username.trim().to_lowercase()
+}
+
+/// The bulk insert every backend shares the rules of: all of a batch or none of it.
+#[cfg(test)]
+pub(crate) mod bulk_insert_tests {
+    use chrono::Duration as TimeSpan;
+
+    use super::Store;
+    use crate::model::{GameMode, ScoreFilter};
+    use crate::store::fixtures::score_after;
+
+    /// A batch lands whole and ranks like scores added one by one; a batch holding one score
+    /// that breaks the provenance rule (verified without a game) adds nothing at all.
+    pub(crate) async fn check_bulk_insert(store: &dyn Store) {
+        let batch: Vec<_> = (1..=25)
+            .map(|points| {
+                score_after(
+                    points * 10,
+                    GameMode::Walls,
+                    TimeSpan::seconds(points.into()),
+                )
+            })
+            .collect();
+        store
+            .insert_scores(batch.clone())
+            .await
+            .expect("a valid batch");
+        let walls = ScoreFilter::mode(Some(GameMode::Walls));
+        let board = store.top_scores(walls, 100).await.expect("the board");
+        assert_eq!(board.len(), 25);
+        assert_eq!(board[0].score, 250);
+        assert_eq!(board[0].id, batch[24].id);
+        assert_eq!(board[24].score, 10);
+
+        let mut broken = score_after(999, GameMode::Walls, TimeSpan::seconds(1));
+        broken.verified = true;
+        let refused = vec![
+            score_after(500, GameMode::Walls, TimeSpan::seconds(2)),
+            broken,
+        ];
+        assert!(store.insert_scores(refused).await.is_err());
+        let board = store.top_scores(walls, 100).await.expect("the board");
+        assert_eq!(board.len(), 25, "nothing of the refused batch is stored");
+    }
 }
 
 /// The retention rules every backend must keep, run by each backend's own tests.

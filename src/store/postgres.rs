@@ -52,6 +52,10 @@ const START_UP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// leaves room for several servers.
 const MAX_CONNECTIONS: u32 = 10;
 
+/// Rows of one bulk insert statement (`Store::insert_scores`): large enough that the round trips
+/// do not count, small enough that one statement's arrays stay a few megabytes.
+const BULK_SCORES_PER_STATEMENT: usize = 10_000;
+
 /// What clients are told to wait after the database did not answer.
 const RETRY_AFTER_STORE_FAULT: Duration = Duration::from_secs(2);
 
@@ -310,6 +314,44 @@ impl Store for PostgresStore {
         insert_score_row(&self.pool, &entry)
             .await
             .map_err(store_error)
+    }
+
+    async fn insert_scores(&self, entries: Vec<ScoreEntry>) -> Result<()> {
+        for entry in &entries {
+            check_score_provenance(entry)?;
+            nanoseconds(entry.recorded_at)?;
+        }
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        // One statement per chunk: the rows travel as arrays (one parameter per column), so a
+        // chunk costs one round trip however many rows it holds.
+        for chunk in entries.chunks(BULK_SCORES_PER_STATEMENT) {
+            sqlx::query(
+                "INSERT INTO scores (id, player_id, username, score, mode, recorded_at_ns, game_id) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], \
+                 $6::int8[], $7::uuid[])",
+            )
+            .bind(chunk.iter().map(|entry| entry.id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|entry| entry.player_id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|entry| entry.username.to_string()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|entry| i32::try_from(entry.score).unwrap_or(i32::MAX))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(chunk.iter().map(|entry| entry.mode.as_str()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|entry| entry.recorded_at.timestamp_nanos_opt().unwrap_or(i64::MAX))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(chunk.iter().map(|entry| entry.game_id).collect::<Vec<_>>())
+            .execute(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+        }
+        transaction.commit().await.map_err(store_error)
     }
 
     async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>> {
@@ -1101,6 +1143,14 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_scores_is_stored_whole_or_not_at_all() {
+        let Some((_database, store)) = fresh_store("bulk insert").await else {
+            return;
+        };
+        crate::store::bulk_insert_tests::check_bulk_insert(&store).await;
     }
 
     #[tokio::test]

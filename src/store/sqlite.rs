@@ -291,6 +291,17 @@ impl Store for SqliteStore {
         answer.await.map_err(|_| closed())?
     }
 
+    async fn insert_scores(&self, entries: Vec<ScoreEntry>) -> Result<()> {
+        for entry in &entries {
+            check_score_provenance(entry)?;
+        }
+        let mut transaction = self.writer.begin().await.map_err(store_error)?;
+        for entry in &entries {
+            insert_score_with(&mut *transaction, entry).await?;
+        }
+        transaction.commit().await.map_err(store_error)
+    }
+
     async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>> {
         const COLUMNS: &str = "id, player_id, username, score, mode, recorded_at_ns, game_id";
         const ORDER: &str = "ORDER BY score DESC, recorded_at_ns, id";
@@ -1173,5 +1184,11 @@ mod tests {
     async fn old_games_off_each_modes_top_are_pruned_and_the_rest_kept_with_their_scores() {
         let (_directory, store) = fresh_store().await;
         crate::store::retention_tests::check_retention(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_scores_is_stored_whole_or_not_at_all() {
+        let (_directory, store) = fresh_store().await;
+        crate::store::bulk_insert_tests::check_bulk_insert(&store).await;
     }
 }

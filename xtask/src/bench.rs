@@ -20,6 +20,7 @@
 
 pub mod backends;
 pub mod ceiling;
+pub mod durable_growth;
 pub mod live;
 pub mod load;
 pub mod process;
@@ -36,7 +37,8 @@ use load::{LoadRequest, LoadResult};
 use process::{BenchProcess, exchange};
 
 pub const USAGE: &str =
-    "usage: cargo xtask bench [--quick] [--live-only] [--rounds N] [--duration SECONDS]
+    "usage: cargo xtask bench [--quick] [--live-only | --persistence-only] [--rounds N]
+                         [--duration SECONDS]
                          [--connections LIST] [--log-level LEVEL]
 
 Builds the release server, starts it (seeded, production settings) beside a bare hyper server
@@ -49,6 +51,9 @@ The default run takes about nine minutes.
   --quick             one round of one second per measurement, and small, short live
                       scenarios: checks that everything runs; the figures are too noisy to quote
   --live-only         only the live scenarios (no wrk needed; about a minute)
+  --persistence-only  only the store backends side by side and the durable growth (10^3
+                      against 10^6 stored scores on SQLite, and on PostgreSQL when
+                      SNAKE_ARENA_BENCH_POSTGRES_URL names a server)
   --rounds N          alternating rounds per scenario and concurrency (default 3)
   --duration SECONDS  length of each wrk run (default 3)
   --connections LIST  comma-separated concurrencies for the scenarios (default 32,128)
@@ -95,6 +100,9 @@ struct Options {
     startup_runs: usize,
     warm_up: Duration,
     live_only: bool,
+    persistence_only: bool,
+    /// The durable growth's reference size and its large one.
+    durable_growth_sizes: [u64; 2],
     live: LiveOptions,
 }
 
@@ -107,6 +115,8 @@ fn parse_options(arguments: &[String]) -> Result<Options, String> {
         startup_runs: 7,
         warm_up: Duration::from_secs(2),
         live_only: false,
+        persistence_only: false,
+        durable_growth_sizes: durable_growth::ISSUE_SIZES,
         live: LiveOptions::full(),
     };
     let mut arguments = arguments.iter();
@@ -124,8 +134,10 @@ fn parse_options(arguments: &[String]) -> Result<Options, String> {
                 options.startup_runs = 3;
                 options.warm_up = Duration::from_secs(1);
                 options.live = LiveOptions::quick();
+                options.durable_growth_sizes = durable_growth::QUICK_SIZES;
             }
             "--live-only" => options.live_only = true,
+            "--persistence-only" => options.persistence_only = true,
             "--rounds" => {
                 options.rounds = value("--rounds")?
                     .parse()
@@ -255,7 +267,7 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
             live.to_markdown(),
             results_path.display()
         );
-        return finish(text, &[], &live, &results_path);
+        return finish(text, &[], Some(&live), &results_path);
     }
     let wrk_version = load::ensure_wrk_is_installed()?;
     let binaries = build()?;
@@ -266,10 +278,32 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
         output_directory,
     };
 
+    if bench.options.persistence_only {
+        let backends = bench.compare_backends()?;
+        let durable_growth = bench.measure_durable_growth()?;
+        let json = serde_json::json!({
+            "machine": machine,
+            "backends": backends.to_json(),
+            "durable_growth": durable_growth.to_json(),
+        });
+        write_results(&results_path, &json)?;
+        let text = format!(
+            "{}\n\n{}\n{}\nAll figures: {}",
+            machine_line(&machine),
+            backends.to_markdown(),
+            durable_growth.to_markdown(),
+            results_path.display()
+        );
+        let invalid = backends.invalid_runs() + durable_growth.invalid_runs();
+        let problems = invalid_run_problems(invalid);
+        return finish(text, &problems, None, &results_path);
+    }
+
     let startup = bench.measure_startup()?;
     let (scenario_arguments, comparisons) = bench.compare_with_ceiling()?;
     let growth = bench.measure_growth()?;
     let backends = bench.compare_backends()?;
+    let durable_growth = bench.measure_durable_growth()?;
     let live = live::measure(&bench.binaries.server, &bench.options.live)?;
 
     let report = Report {
@@ -280,6 +314,7 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
         startup,
         options: &bench.options,
         backends,
+        durable_growth,
     };
     let mut json = report.to_json();
     json["live"] = live.to_json();
@@ -290,15 +325,18 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
         live.to_markdown(),
         results_path.display()
     );
-    let invalid_load_runs = report.invalid_runs();
-    let mut problems = Vec::new();
-    if invalid_load_runs > 0 {
-        problems.push(format!(
-            "{invalid_load_runs} wrk run(s) got non-2xx answers or socket errors, so they did \
-             not measure what they meant to; see `non_success` and `socket_errors`"
-        ));
+    let problems = invalid_run_problems(report.invalid_runs());
+    finish(text, &problems, Some(&live), &results_path)
+}
+
+fn invalid_run_problems(invalid_load_runs: usize) -> Vec<String> {
+    if invalid_load_runs == 0 {
+        return Vec::new();
     }
-    finish(text, &problems, &live, &results_path)
+    vec![format!(
+        "{invalid_load_runs} wrk run(s) got non-2xx answers or socket errors, so they did not \
+         measure what they meant to; see `non_success` and `socket_errors`"
+    )]
 }
 
 fn write_results(results_path: &Path, json: &serde_json::Value) -> Result<(), String> {
@@ -312,13 +350,13 @@ fn write_results(results_path: &Path, json: &serde_json::Value) -> Result<(), St
 fn finish(
     text: String,
     load_problems: &[String],
-    live: &LiveReport,
+    live: Option<&LiveReport>,
     results_path: &Path,
 ) -> Result<String, String> {
     let problems: Vec<String> = load_problems
         .iter()
         .cloned()
-        .chain(live.invalid_runs())
+        .chain(live.map(LiveReport::invalid_runs).unwrap_or_default())
         .collect();
     if problems.is_empty() {
         return Ok(text);
@@ -863,6 +901,7 @@ struct TargetCheck {
 
 struct Report<'a> {
     backends: backends::Backends,
+    durable_growth: durable_growth::DurableGrowth,
     machine: serde_json::Value,
     scenario_arguments: Vec<String>,
     comparisons: Vec<Comparison>,
@@ -967,6 +1006,7 @@ impl Report<'_> {
             .filter(|run| run.non_success > 0 || run.socket_errors > 0)
             .count()
             + self.backends.invalid_runs()
+            + self.durable_growth.invalid_runs()
     }
 
     fn target_checks(&self) -> Vec<TargetCheck> {
@@ -1184,6 +1224,7 @@ impl Report<'_> {
             );
         }
         let _ = write!(text, "\n{}", self.backends.to_markdown());
+        let _ = write!(text, "\n{}", self.durable_growth.to_markdown());
         text
     }
 
@@ -1274,6 +1315,7 @@ impl Report<'_> {
             "scenarios": scenarios,
             "growth": { "reads": growth_reads, "memory": growth_memory },
             "backends": self.backends.to_json(),
+            "durable_growth": self.durable_growth.to_json(),
             "startup": {
                 "spawn_to_healthy_ms": self.startup.to_healthy.iter().map(|duration| round_to(duration.as_secs_f64() * 1e3, 2)).collect::<Vec<_>>(),
                 "median_ms": round_to(self.startup_median().as_secs_f64() * 1e3, 2),

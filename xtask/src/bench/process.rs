@@ -191,6 +191,31 @@ impl BenchProcess {
         }
     }
 
+    /// Asks the process to stop (SIGTERM, as an operator or a service manager would) and waits
+    /// for it to exit: a server shuts down cleanly, closing its database.
+    pub fn stop_gracefully(&mut self) -> Result<(), String> {
+        let pid = libc::pid_t::try_from(self.child.id())
+            .map_err(|_| "the process id does not fit a pid_t".to_owned())?;
+        // SAFETY: kill(2) only sends a signal; the pid is our own child's, not yet reaped.
+        if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+            return Err(format!(
+                "cannot send SIGTERM: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        let status = self
+            .child
+            .wait()
+            .map_err(|error| format!("cannot wait for the server to stop: {error}"))?;
+        if !status.success() {
+            return Err(format!(
+                "the server stopped with {status} after SIGTERM; its last log lines:\n{}",
+                self.log_tail()
+            ));
+        }
+        Ok(())
+    }
+
     fn log_tail(&self) -> String {
         // Give the reader thread a moment to take in the last lines of a process that just died.
         std::thread::sleep(Duration::from_millis(100));
