@@ -1,4 +1,5 @@
-//! A read-through cache of the leaderboards in front of any store: each board (a mode or both,
+//! A read-through cache in front of any store: of the leaderboards, and (through
+//! [`AccountCache`]) of players and, where it is safe, sessions. Each board (a mode or both,
 //! every score or only verified ones) is read once as its best [`BOARD_LENGTH`] entries and shared
 //! by every reader until a score is written through this store or the board is older than its
 //! time to live.
@@ -23,6 +24,7 @@ use crate::accounts::tokens::TokenHash;
 use crate::error::Result;
 use crate::model::{FinishedGame, ScoreEntry, ScoreFilter, SessionRecord, StoredPlayer};
 use crate::store::Store;
+use crate::store::account_cache::AccountCache;
 
 /// The longest board a read may ask for (the contract's largest `limit`).
 pub const BOARD_LENGTH: usize = 100;
@@ -36,9 +38,11 @@ struct CachedBoard {
     read_at: Instant,
 }
 
-/// A store whose leaderboard reads are cached; every other call goes straight through.
+/// A store whose leaderboard, player and session reads are cached; every other call goes
+/// straight through.
 pub struct CachedStore {
     inner: Arc<dyn Store>,
+    accounts: AccountCache,
     boards: RwLock<HashMap<ScoreFilter, CachedBoard>>,
     /// Counts the writes that invalidate boards, so a board read while a score was being written
     /// is not kept as if it were current.
@@ -53,6 +57,7 @@ impl CachedStore {
 
     pub fn with_time_to_live(inner: Arc<dyn Store>, time_to_live: Duration) -> Self {
         Self {
+            accounts: AccountCache::new(inner.is_sole_writer()),
             inner,
             boards: RwLock::new(HashMap::new()),
             writes: std::sync::atomic::AtomicU64::new(0),
@@ -93,19 +98,41 @@ impl Store for CachedStore {
     }
 
     async fn player_by_id(&self, id: Uuid) -> Result<Option<StoredPlayer>> {
-        self.inner.player_by_id(id).await
+        if let Some(player) = self.accounts.player(id) {
+            return Ok(Some(player));
+        }
+        let player = self.inner.player_by_id(id).await?;
+        if let Some(player) = &player {
+            self.accounts.keep_player(player);
+        }
+        Ok(player)
     }
 
     async fn insert_session(&self, session: SessionRecord, max_per_player: usize) -> Result<()> {
-        self.inner.insert_session(session, max_per_player).await
+        let player_id = session.player_id;
+        let result = self.inner.insert_session(session, max_per_player).await;
+        // Whatever the answer, the store may have pushed older sessions of the player out.
+        self.accounts.revoke_sessions_of(player_id);
+        result
     }
 
     async fn session(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>> {
-        self.inner.session(token_hash).await
+        let read = match self.accounts.session(token_hash) {
+            Ok(kept) => return Ok(Some(kept)),
+            Err(read) => read,
+        };
+        let session = self.inner.session(token_hash).await?;
+        if let (Some(read), Some(session)) = (read, &session) {
+            self.accounts.keep_session(read, session);
+        }
+        Ok(session)
     }
 
     async fn delete_session(&self, token_hash: &TokenHash) -> Result<bool> {
-        self.inner.delete_session(token_hash).await
+        let result = self.inner.delete_session(token_hash).await;
+        // Forgotten even when the store failed: the next lookup asks the store again.
+        self.accounts.revoke_session(token_hash);
+        result
     }
 
     async fn insert_score(&self, entry: ScoreEntry) -> Result<()> {
@@ -221,6 +248,10 @@ impl Store for CachedStore {
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
     }
+
+    fn is_sole_writer(&self) -> bool {
+        self.inner.is_sole_writer()
+    }
 }
 
 #[cfg(test)]
@@ -237,6 +268,37 @@ mod tests {
             username: "cached_player".to_owned(),
             email: "cached@example.com".to_owned(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_kept_session_is_gone_at_once_after_logout_and_after_the_cap_pushes_it_out() {
+        use crate::store::fixtures::{player as stored_player, session_of};
+        let store = CachedStore::new(Arc::new(MemoryStore::new()));
+        assert!(store.is_sole_writer());
+        let owner = stored_player("capped", "capped@example.com");
+        store.create_player(owner.clone()).await.unwrap();
+        let first = session_of(owner.profile.id, "first");
+        store.insert_session(first.clone(), 1).await.unwrap();
+        assert_eq!(
+            store.session(&first.token_hash).await.unwrap(),
+            Some(first.clone())
+        );
+        assert_eq!(
+            store.player_by_id(owner.profile.id).await.unwrap(),
+            Some(owner.clone())
+        );
+
+        // The cap of one session: the second pushes the first (kept here) out.
+        let second = session_of(owner.profile.id, "second");
+        store.insert_session(second.clone(), 1).await.unwrap();
+        assert_eq!(store.session(&first.token_hash).await.unwrap(), None);
+        assert_eq!(
+            store.session(&second.token_hash).await.unwrap(),
+            Some(second.clone())
+        );
+
+        assert!(store.delete_session(&second.token_hash).await.unwrap());
+        assert_eq!(store.session(&second.token_hash).await.unwrap(), None);
     }
 
     #[tokio::test]

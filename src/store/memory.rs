@@ -393,6 +393,10 @@ impl Store for MemoryStore {
     fn backend_name(&self) -> &'static str {
         "in-memory"
     }
+
+    fn is_sole_writer(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The storage contract the services depend on, expressed in domain types only, so backends can be swapped.
 
+pub mod account_cache;
 pub mod cached;
 pub mod database_url;
 #[cfg(test)]
@@ -184,6 +185,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// A short name of the backend for logs and health checks.
     fn backend_name(&self) -> &'static str;
+
+    /// Whether every change to this store's data goes through this one value, so that what it
+    /// answered stays true until it is itself told otherwise: the in-memory store, and a SQLite
+    /// file that this process alone has open (it holds the file's server lock). Then
+    /// `CachedStore` may keep sessions, whose revocation must take effect at once; with several
+    /// servers on one PostgreSQL database it may not.
+    fn is_sole_writer(&self) -> bool {
+        false
+    }
 }
 
 /// Why a store could not be opened at start-up; each message names the file or database (never
@@ -198,6 +208,10 @@ pub enum OpenError {
     CannotOpen { path: PathBuf, reason: String },
     #[error("{path}: the database is locked by another process (is another server using it?)")]
     Locked { path: PathBuf },
+    #[error(
+        "{path}: another server process is using this database (it holds {lock}); one SQLite file serves one server, several servers need PostgreSQL"
+    )]
+    InUse { path: PathBuf, lock: PathBuf },
     #[error(
         "{path}: the database was written by a newer version of this server (it has schema migration {version}, which this version does not know); run the newer version or use another file"
     )]

@@ -3,7 +3,7 @@
 //! small pool of readers. The games the server ran are kept once they end, with their verified
 //! scores, in one transaction; live games are not stored at all (`games::live` holds them).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -51,6 +51,40 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// Scores waiting for the group commit (see [`commit_scores_in_groups`]).
     scores: tokio::sync::mpsc::Sender<PendingScore>,
+    /// The server lock (see [`take_server_lock`]), held until [`SqliteStore::close`] or drop.
+    server_lock: std::sync::Mutex<Option<std::fs::File>>,
+}
+
+/// Takes the server lock of the database at `path`: an exclusive `flock` on the file beside it
+/// named `PATH-server-lock`, which the kernel releases when the process ends however it ends
+/// (`kill -9` included). A second server on the same file is refused at start-up, since each
+/// would cache sessions the other can revoke. SQLite's own locks are POSIX record locks on the
+/// database file itself, which this neither takes nor disturbs, so the sqlite3 shell (a backup
+/// while the server runs) still works.
+fn take_server_lock(path: &Path) -> std::result::Result<std::fs::File, OpenError> {
+    let mut lock_name = path.as_os_str().to_owned();
+    lock_name.push("-server-lock");
+    let lock = PathBuf::from(lock_name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|error| OpenError::CannotOpen {
+            path: path.to_path_buf(),
+            reason: format!("cannot open its lock file {}: {error}", lock.display()),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::InUse {
+            path: path.to_path_buf(),
+            lock,
+        }),
+        Err(std::fs::TryLockError::Error(error)) => Err(OpenError::CannotOpen {
+            path: path.to_path_buf(),
+            reason: format!("cannot lock {}: {error}", lock.display()),
+        }),
+    }
 }
 
 /// Scores written in one transaction at most: enough to share an fsync among every submission
@@ -110,6 +144,7 @@ impl SqliteStore {
         path: &Path,
         busy_timeout: Duration,
     ) -> std::result::Result<Self, OpenError> {
+        let server_lock = take_server_lock(path)?;
         let writer_options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -145,13 +180,19 @@ impl SqliteStore {
             writer,
             readers,
             scores,
+            server_lock: std::sync::Mutex::new(Some(server_lock)),
         })
     }
 
-    /// Waits for the connections to close, so the file is released (used before a restart).
+    /// Waits for the connections to close, so the file is released (used before a restart),
+    /// and then releases the server lock.
     pub async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;
+        self.server_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
     }
 
     async fn player_where(&self, column: &str, value: String) -> Result<Option<StoredPlayer>> {
@@ -466,6 +507,10 @@ impl Store for SqliteStore {
 
     fn backend_name(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn is_sole_writer(&self) -> bool {
+        true
     }
 }
 
@@ -1101,6 +1146,25 @@ mod tests {
             panic!("expected NewerSchema, got {refused:?}");
         };
         assert_eq!(version, 99990101000000);
+    }
+
+    #[tokio::test]
+    async fn a_second_server_on_an_open_database_is_refused_until_the_first_closes_it() {
+        let directory = TestDirectory::new();
+        let first = SqliteStore::open(&directory.database()).await.unwrap();
+        let refused = SqliteStore::open(&directory.database()).await.err();
+        let Some(refusal @ OpenError::InUse { .. }) = refused else {
+            panic!("expected InUse, got {refused:?}");
+        };
+        assert!(
+            refusal
+                .to_string()
+                .contains("another server process is using this database"),
+            "{refusal}"
+        );
+        first.close().await;
+        let second = SqliteStore::open(&directory.database()).await;
+        assert!(second.is_ok(), "the lock goes with the first store");
     }
 
     #[tokio::test]
