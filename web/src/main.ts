@@ -6,6 +6,7 @@ import "./style.css";
 import { renderAccountArea } from "./views/account.js";
 import { leaderboardView } from "./views/leaderboard.js";
 import { playView } from "./views/play.js";
+import { replayView } from "./views/replay.js";
 import { watchGameView, watchListView } from "./views/watch.js";
 import { element } from "./dom.js";
 
@@ -26,15 +27,6 @@ function homeView(target: HTMLElement): () => void {
       element("li", {}, element("a", { href: "/leaderboard" }, "See the leaderboard")),
       element("li", {}, element("a", { href: "/watch" }, "Watch live games")),
     ),
-  );
-  return () => {};
-}
-
-function replayView(target: HTMLElement): () => void {
-  target.replaceChildren(
-    element("h1", { tabindex: "-1" }, "Replay"),
-    element("p", {}, "Replays of finished games arrive later."),
-    element("p", {}, element("a", { href: "/leaderboard" }, "Back to the leaderboard")),
   );
   return () => {};
 }
@@ -60,7 +52,8 @@ function render(moveFocus: boolean): void {
   else if (first === "watch" && segments.length === 1) stopCurrentView = watchListView(main);
   else if (first === "watch" && second !== undefined && segments.length === 2)
     stopCurrentView = watchGameView(main, decodeURIComponent(second));
-  else if (first === "replay" && segments.length === 2) stopCurrentView = replayView(main);
+  else if (first === "replay" && second !== undefined && segments.length === 2)
+    stopCurrentView = replayView(main, decodeURIComponent(second));
   else stopCurrentView = notFoundView(main);
   for (const link of document.querySelectorAll<HTMLAnchorElement>("header nav a")) {
     if (link.pathname === path) link.setAttribute("aria-current", "page");

@@ -1,5 +1,6 @@
 // The leaderboard page: the top 20 of one mode at a time (`GET /api/leaderboard`), verified
-// scores (recorded by the server from games it ran) marked, optionally shown alone.
+// scores (recorded by the server from games it ran) marked, each with a link to its replay,
+// optionally shown alone.
 
 import { GameMode, type LeaderboardEntry } from "../../../generated/typescript/index.js";
 import { leaderboardApi, refusalDetail } from "../api.js";
@@ -46,6 +47,7 @@ export function leaderboardView(main: HTMLElement): () => void {
         element("th", { scope: "col" }, "Player"),
         element("th", { scope: "col" }, "Score"),
         element("th", { scope: "col" }, "Verified"),
+        element("th", { scope: "col" }, "Replay"),
         element("th", { scope: "col", class: "when" }, "When"),
       ),
     ),
@@ -69,6 +71,11 @@ export function leaderboardView(main: HTMLElement): () => void {
     const verified = entry.verified
       ? element("span", { class: "verified", title: "Verified: recorded by the server from a game it ran" }, "✓ verified")
       : element("span", { class: "unverified" }, "–");
+    // A verified entry names the game the server ran, whose replay the server keeps.
+    const replay =
+      entry.verified && entry.gameId !== undefined
+        ? element("a", { class: "replay-link", href: `/replay/${encodeURIComponent(entry.gameId)}` }, "Replay")
+        : element("span", { class: "unverified" }, "–");
     return element(
       "tr",
       { class: entry.verified ? "entry verified-entry" : "entry" },
@@ -76,6 +83,7 @@ export function leaderboardView(main: HTMLElement): () => void {
       element("td", { class: "player" }, entry.username),
       element("td", { class: "score" }, String(entry.score)),
       element("td", {}, verified),
+      element("td", {}, replay),
       element("td", { class: "when" }, entry.timestamp.toLocaleDateString()),
     );
   }

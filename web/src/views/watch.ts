@@ -99,12 +99,13 @@ export function watchGameView(main: HTMLElement, gameId: string): () => void {
   const status = statusLine("watch-game-status");
   const refusal = alertLine("watch-game-refusal");
   const score = element("output", { id: "score" }, "0");
+  const tick = element("output", { id: "watch-tick" }, "0");
   const canvas = createBoardCanvas("The game being watched", STANDARD_BOARD);
   main.replaceChildren(
     heading,
     status,
     refusal,
-    element("p", { class: "scoreline" }, "Score: ", score),
+    element("p", { class: "scoreline" }, "Score: ", score, element("span", { class: "tick" }, " · Tick ", tick)),
     element("div", { class: "board-frame" }, canvas),
     element("p", {}, element("a", { href: "/watch" }, "All live games")),
   );
@@ -122,6 +123,7 @@ export function watchGameView(main: HTMLElement, gameId: string): () => void {
     (frame) => {
       drawBoard(canvas, STANDARD_BOARD, frame.snake, frame.food);
       score.textContent = String(frame.score);
+      tick.textContent = String(frame.ticks);
       status.textContent = frame.over ? `Game over: ${describeEndReason(frame.endReason)}.` : "Live.";
     },
     (detail) => {
