@@ -129,7 +129,7 @@ export function playView(main: HTMLElement, rerender: () => void): () => void {
         const opened = new WebSocket(url);
         socket = opened;
         playing = true;
-        status.textContent = `Playing ${modeName(mode)}. Steer with the arrow keys or W A S D.`;
+        status.textContent = `Playing ${modeName(mode)}. Steer with the arrow keys, W A S D, a swipe or the buttons.`;
         opened.addEventListener("message", (event: MessageEvent<unknown>) => {
           if (typeof event.data !== "string") return;
           const message = parseServerMessage(event.data);
