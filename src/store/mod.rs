@@ -5,6 +5,7 @@ pub mod cached;
 pub mod database_url;
 #[cfg(test)]
 mod fixtures;
+pub mod group_commit;
 pub mod memory;
 pub mod postgres;
 pub mod sqlite;

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     FinishedGame, GameMode, PlayerProfile, ScoreEntry, ScoreFilter, SessionRecord, StoredPlayer,
 };
+use crate::store::group_commit::{GroupWriter, ScoreCommitter};
 use crate::store::sqlite::{
     END_REASONS, end_reason_name, tick_from_microseconds, tick_microseconds, turns_as_text,
     turns_from_text,
@@ -71,6 +72,8 @@ pub struct PostgresStore {
     /// Where the database is, for messages (no password).
     target: String,
     shared_events: AtomicU64,
+    /// Score submissions, written in groups (`store::group_commit`).
+    scores: ScoreCommitter,
 }
 
 impl PostgresStore {
@@ -105,10 +108,15 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|error| migrate_error(&target, error))?;
+        let scores = ScoreCommitter::start(
+            PostgresGroupWriter { pool: pool.clone() },
+            RETRY_AFTER_STORE_FAULT,
+        );
         Ok(Self {
             pool,
             target,
             shared_events: AtomicU64::new(0),
+            scores,
         })
     }
 
@@ -216,6 +224,48 @@ where
     Ok(())
 }
 
+/// Writes a group of scores in one transaction, as arrays (see [`BULK_SCORES_PER_STATEMENT`]).
+struct PostgresGroupWriter {
+    pool: PgPool,
+}
+
+#[async_trait]
+impl GroupWriter for PostgresGroupWriter {
+    async fn write_group(&self, scores: &[ScoreEntry]) -> Result<()> {
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        // One statement per chunk: the rows travel as arrays (one parameter per column), so a
+        // chunk costs one round trip however many rows it holds.
+        for chunk in scores.chunks(BULK_SCORES_PER_STATEMENT) {
+            sqlx::query(
+                "INSERT INTO scores (id, player_id, username, score, mode, recorded_at_ns, game_id) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], \
+                 $6::int8[], $7::uuid[])",
+            )
+            .bind(chunk.iter().map(|entry| entry.id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|entry| entry.player_id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|entry| entry.username.to_string()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|entry| i32::try_from(entry.score).unwrap_or(i32::MAX))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(chunk.iter().map(|entry| entry.mode.as_str()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|entry| entry.recorded_at.timestamp_nanos_opt().unwrap_or(i64::MAX))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(chunk.iter().map(|entry| entry.game_id).collect::<Vec<_>>())
+            .execute(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+        }
+        transaction.commit().await.map_err(store_error)
+    }
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn create_player(&self, player: StoredPlayer) -> Result<()> {
@@ -311,9 +361,7 @@ impl Store for PostgresStore {
     async fn insert_score(&self, entry: ScoreEntry) -> Result<()> {
         check_score_provenance(&entry)?;
         nanoseconds(entry.recorded_at)?;
-        insert_score_row(&self.pool, &entry)
-            .await
-            .map_err(store_error)
+        self.scores.insert(entry).await
     }
 
     async fn insert_scores(&self, entries: Vec<ScoreEntry>) -> Result<()> {
@@ -321,37 +369,11 @@ impl Store for PostgresStore {
             check_score_provenance(entry)?;
             nanoseconds(entry.recorded_at)?;
         }
-        let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        // One statement per chunk: the rows travel as arrays (one parameter per column), so a
-        // chunk costs one round trip however many rows it holds.
-        for chunk in entries.chunks(BULK_SCORES_PER_STATEMENT) {
-            sqlx::query(
-                "INSERT INTO scores (id, player_id, username, score, mode, recorded_at_ns, game_id) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], \
-                 $6::int8[], $7::uuid[])",
-            )
-            .bind(chunk.iter().map(|entry| entry.id).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|entry| entry.player_id).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|entry| entry.username.to_string()).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|entry| i32::try_from(entry.score).unwrap_or(i32::MAX))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|entry| entry.mode.as_str()).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|entry| entry.recorded_at.timestamp_nanos_opt().unwrap_or(i64::MAX))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|entry| entry.game_id).collect::<Vec<_>>())
-            .execute(&mut *transaction)
-            .await
-            .map_err(store_error)?;
+        PostgresGroupWriter {
+            pool: self.pool.clone(),
         }
-        transaction.commit().await.map_err(store_error)
+        .write_group(&entries)
+        .await
     }
 
     async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>> {

@@ -22,6 +22,7 @@ use crate::model::{
     FinishedGame, GameEndReason, GameMode, PlayerProfile, ScoreEntry, ScoreFilter, SessionRecord,
     StoredPlayer,
 };
+use crate::store::group_commit::{GroupWriter, ScoreCommitter};
 use crate::store::{OpenError, Store, check_score_provenance, comparison_key};
 
 /// The schema's versions, embedded in the binary and applied at start-up.
@@ -49,8 +50,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Read-only connections for lookups and the leaderboard.
     readers: SqlitePool,
-    /// Scores waiting for the group commit (see [`commit_scores_in_groups`]).
-    scores: tokio::sync::mpsc::Sender<PendingScore>,
+    /// Score submissions, written in groups (`store::group_commit`).
+    scores: ScoreCommitter,
     /// The server lock (see [`take_server_lock`]), held until [`SqliteStore::close`] or drop.
     server_lock: std::sync::Mutex<Option<std::fs::File>>,
 }
@@ -87,50 +88,20 @@ fn take_server_lock(path: &Path) -> std::result::Result<std::fs::File, OpenError
     }
 }
 
-/// Scores written in one transaction at most: enough to share an fsync among every submission
-/// that arrives while one commit is on its way to the disk.
-const SCORES_PER_COMMIT: usize = 256;
-
-/// A score waiting to be written, and who waits for the answer.
-struct PendingScore {
-    entry: ScoreEntry,
-    written: tokio::sync::oneshot::Sender<Result<()>>,
-}
-
-/// Writes scores as they come, in groups: it takes one, then every other one already waiting,
-/// and writes them in one transaction, so concurrent submissions share one commit (and one
-/// fsync) instead of each paying its own. Each waiter is answered only after the commit: a
-/// `2xx` still means the score is on disk. When the commit fails, every score of the group
-/// fails with it and none is written, as each would alone.
-async fn commit_scores_in_groups(
+/// Writes a group of scores through the writer connection, in one transaction.
+struct SqliteGroupWriter {
     writer: SqlitePool,
-    mut scores: tokio::sync::mpsc::Receiver<PendingScore>,
-) {
-    while let Some(first) = scores.recv().await {
-        let mut group = vec![first];
-        while group.len() < SCORES_PER_COMMIT {
-            match scores.try_recv() {
-                Ok(pending) => group.push(pending),
-                Err(_) => break,
-            }
-        }
-        let result = insert_scores_in_one_transaction(&writer, &group).await;
-        for pending in group {
-            // A waiter that gave up (its request was cancelled) needs no answer.
-            let _ = pending.written.send(result.clone());
-        }
-    }
 }
 
-async fn insert_scores_in_one_transaction(
-    writer: &SqlitePool,
-    group: &[PendingScore],
-) -> Result<()> {
-    let mut transaction = writer.begin().await.map_err(store_error)?;
-    for pending in group {
-        insert_score_with(&mut *transaction, &pending.entry).await?;
+#[async_trait]
+impl GroupWriter for SqliteGroupWriter {
+    async fn write_group(&self, scores: &[ScoreEntry]) -> Result<()> {
+        let mut transaction = self.writer.begin().await.map_err(store_error)?;
+        for entry in scores {
+            insert_score_with(&mut *transaction, entry).await?;
+        }
+        transaction.commit().await.map_err(store_error)
     }
-    transaction.commit().await.map_err(store_error)
 }
 
 impl SqliteStore {
@@ -151,6 +122,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Up to 32 MiB of pages for the writer (SQLite's default is 2 MiB): the score and
+            // leaderboard indexes of a large database stay in memory while scores are added, instead
+            // of being read back from the file for each insert. Small databases never fill it.
+            .pragma("cache_size", "-32768")
             .busy_timeout(busy_timeout);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -174,8 +149,12 @@ impl SqliteStore {
             .connect_with(reader_options)
             .await
             .map_err(|error| open_error(path, &error))?;
-        let (scores, waiting) = tokio::sync::mpsc::channel(4 * SCORES_PER_COMMIT);
-        tokio::spawn(commit_scores_in_groups(writer.clone(), waiting));
+        let scores = ScoreCommitter::start(
+            SqliteGroupWriter {
+                writer: writer.clone(),
+            },
+            RETRY_AFTER_STORE_FAULT,
+        );
         Ok(Self {
             writer,
             readers,
@@ -320,27 +299,18 @@ impl Store for SqliteStore {
 
     async fn insert_score(&self, entry: ScoreEntry) -> Result<()> {
         check_score_provenance(&entry)?;
-        let (written, answer) = tokio::sync::oneshot::channel();
-        let closed = || Error::StoreUnavailable {
-            retry_after: RETRY_AFTER_STORE_FAULT,
-            cause: "the score writer has stopped".to_owned(),
-        };
-        self.scores
-            .send(PendingScore { entry, written })
-            .await
-            .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        self.scores.insert(entry).await
     }
 
     async fn insert_scores(&self, entries: Vec<ScoreEntry>) -> Result<()> {
         for entry in &entries {
             check_score_provenance(entry)?;
         }
-        let mut transaction = self.writer.begin().await.map_err(store_error)?;
-        for entry in &entries {
-            insert_score_with(&mut *transaction, entry).await?;
+        SqliteGroupWriter {
+            writer: self.writer.clone(),
         }
-        transaction.commit().await.map_err(store_error)
+        .write_group(&entries)
+        .await
     }
 
     async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>> {

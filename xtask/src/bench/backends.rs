@@ -15,8 +15,9 @@ use super::{
     describe, log_in, measure, medians, round_to, runs_json, scenarios, verdict,
 };
 
-/// The variable that names a PostgreSQL database for the benchmark; it is emptied of our tables
-/// by the server's own migrations only, so point it at a throwaway database.
+/// The variable that names a PostgreSQL server for the benchmark (a URL with any database on it):
+/// the benchmark creates its own databases there with `psql`, dropping those a previous run left,
+/// so point it at a throwaway server.
 pub const POSTGRES_URL_VARIABLE: &str = "SNAKE_ARENA_BENCH_POSTGRES_URL";
 
 const READ_MIN_RATIO_TO_MEMORY: f64 = 0.9;
@@ -53,7 +54,9 @@ impl Bench {
         if let Ok(url) = std::env::var(POSTGRES_URL_VARIABLE)
             && !url.is_empty()
         {
-            urls.push(("postgres".to_owned(), url));
+            let database =
+                super::durable_growth::fresh_postgres_database(&url, "snake_arena_bench_backends")?;
+            urls.push(("postgres".to_owned(), database));
         }
         let mut servers = Vec::new();
         let mut tokens = Vec::new();

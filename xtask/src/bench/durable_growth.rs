@@ -35,6 +35,9 @@ pub const QUICK_SIZES: [u64; 2] = [1_000, 10_000];
 const MAX_LATENCY_RATIO: f64 = 1.5;
 const MAX_STARTUP: Duration = Duration::from_secs(1);
 
+/// How long the server may take to fill a database at start-up.
+const FILLED_WITHIN: Duration = Duration::from_secs(900);
+
 /// Starts on each filled database (their median is reported).
 const STARTS: usize = 3;
 
@@ -79,13 +82,7 @@ impl Backend {
                 Ok(format!("sqlite://{}", path.display()))
             }
             Backend::Postgres { server_url } => {
-                let name = format!("snake_arena_bench_growth_{size}");
-                psql(
-                    server_url,
-                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                )?;
-                psql(server_url, &format!("CREATE DATABASE {name}"))?;
-                Ok(database_url_for(server_url, &name))
+                fresh_postgres_database(server_url, &format!("snake_arena_bench_growth_{size}"))
             }
         }
     }
@@ -108,6 +105,17 @@ impl Backend {
             }
         }
     }
+}
+
+/// An empty database `name` on the PostgreSQL server of `server_url` (dropped first if a previous
+/// run left it), and its URL.
+pub fn fresh_postgres_database(server_url: &str, name: &str) -> Result<String, String> {
+    psql(
+        server_url,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )?;
+    psql(server_url, &format!("CREATE DATABASE {name}"))?;
+    Ok(database_url_for(server_url, name))
 }
 
 /// Runs one statement with `psql` (Debian's postgresql-client) and returns its bare output.
@@ -203,7 +211,8 @@ impl Bench {
         );
         let mut arguments = self.server_arguments_on(&database_url, stored_scores);
         arguments.push("--no-seed".to_owned());
-        let mut filler = BenchProcess::start_server(&self.binaries.server, &arguments)?;
+        let mut filler =
+            BenchProcess::start_server_within(&self.binaries.server, &arguments, FILLED_WITHIN)?;
         let fill = filler.started_within;
         filler.stop_gracefully()?;
         let bytes_on_disk = backend.bytes_on_disk(&database_url)?;

@@ -43,6 +43,16 @@ impl BenchProcess {
     /// lines for error messages: like a log collector, and unlike a terminal, it never slows the
     /// server down, yet every line is formatted and written as in production.
     pub fn start_server(binary: &Path, arguments: &[String]) -> Result<Self, String> {
+        Self::start_server_within(binary, arguments, HEALTHY_WITHIN)
+    }
+
+    /// Like [`BenchProcess::start_server`], for a server that may take up to `healthy_within`
+    /// (one filling its database at start-up).
+    pub fn start_server_within(
+        binary: &Path,
+        arguments: &[String],
+        healthy_within: Duration,
+    ) -> Result<Self, String> {
         let port = free_loopback_port()?;
         let address = SocketAddr::from(([127, 0, 0, 1], port));
         let spawned_at = Instant::now();
@@ -74,10 +84,10 @@ impl BenchProcess {
                 process.started_within = spawned_at.elapsed();
                 return Ok(process);
             }
-            if spawned_at.elapsed() > HEALTHY_WITHIN {
+            if spawned_at.elapsed() > healthy_within {
                 return Err(format!(
                     "the server did not answer GET /api/health within {} s",
-                    HEALTHY_WITHIN.as_secs()
+                    healthy_within.as_secs()
                 ));
             }
             std::thread::sleep(HEALTH_POLL_INTERVAL);
