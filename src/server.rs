@@ -169,16 +169,18 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
     Ok(server)
 }
 
-/// Serves until SIGINT or SIGTERM, then shuts down gracefully (see [`shut_down`]). The error is
-/// for the operator.
+/// Serves until SIGINT or SIGTERM (listened for by `signals`, installed before the server
+/// started, so a signal that arrives as soon as it answers is not missed), then shuts down
+/// gracefully (see [`shut_down`]). The error is for the operator.
 pub async fn serve_until_signalled(
     mut server: dropshot::HttpServer<ServerState>,
+    mut signals: TerminationSignals,
     grace: std::time::Duration,
 ) -> Result<(), String> {
     let log = server.app_private().log.clone();
     let signal = tokio::select! {
         stopped = &mut server => return stopped.map_err(|error| format!("server stopped: {error}")),
-        signal = termination_signal() => signal?,
+        signal = signals.next() => signal,
     };
     slog::info!(log, "shutting down: ending live games, no new connections, waiting for requests in flight";
         "signal" => signal, "grace_seconds" => grace.as_secs());
@@ -213,15 +215,30 @@ pub async fn shut_down(
     }
 }
 
-/// Resolves with the signal's name when the process is asked to stop.
-async fn termination_signal() -> Result<&'static str, String> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())
-        .map_err(|error| format!("cannot listen for SIGINT: {error}"))?;
-    let mut terminate = signal(SignalKind::terminate())
-        .map_err(|error| format!("cannot listen for SIGTERM: {error}"))?;
-    Ok(tokio::select! {
-        _ = interrupt.recv() => "SIGINT",
-        _ = terminate.recv() => "SIGTERM",
-    })
+/// SIGINT and SIGTERM, listened for from [`TerminationSignals::install`] on: once installed, they
+/// no longer end the process at once, and the first one to arrive is kept for
+/// [`TerminationSignals::next`].
+pub struct TerminationSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl TerminationSignals {
+    pub fn install() -> Result<Self, String> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(TerminationSignals {
+            interrupt: signal(SignalKind::interrupt())
+                .map_err(|error| format!("cannot listen for SIGINT: {error}"))?,
+            terminate: signal(SignalKind::terminate())
+                .map_err(|error| format!("cannot listen for SIGTERM: {error}"))?,
+        })
+    }
+
+    /// Resolves with the signal's name when the process is asked to stop.
+    pub async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
 }
