@@ -4,9 +4,13 @@
 # cluster), run as the postgres user when started by root (PostgreSQL refuses to run as root).
 # Prints the connection URL on stdout. Stop it with `scripts/start-postgres.sh --stop DIR`, and
 # start a stopped one again, data kept, with `scripts/start-postgres.sh --start-again DIR PORT`
-# (the outage test in tests/api/postgres.rs does both).
+# (the outage test in tests/api/postgres.rs does both). `--stop DIR immediate` stops it the way a
+# crash would: no shutdown checkpoint, so the next start replays the write-ahead log
+# (`cargo xtask crash --backend postgres` uses both modes).
 #
 # usage: scripts/start-postgres.sh [DIR [PORT]]   (defaults: /tmp/snake-arena-postgres, 55432)
+#        scripts/start-postgres.sh --stop [DIR [fast|immediate]]   (default mode: fast)
+#        scripts/start-postgres.sh --start-again DIR PORT
 set -euo pipefail
 
 bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
@@ -33,7 +37,15 @@ fi
 
 if [ "${1:-}" = "--stop" ]; then
     dir="${2:-/tmp/snake-arena-postgres}"
-    as_cluster_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    mode="${3:-fast}"
+    case "$mode" in
+    fast | immediate) ;;
+    *)
+        echo "start-postgres: --stop takes the mode fast or immediate, not $mode" >&2
+        exit 1
+        ;;
+    esac
+    as_cluster_owner "$bin/pg_ctl" -D "$dir/data" -m "$mode" -w stop >/dev/null
     exit 0
 fi
 

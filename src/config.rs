@@ -236,6 +236,13 @@ pub struct Config {
     #[arg(long, env = "SNAKE_ARENA_REPLAY_PRUNE_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=10_080))]
     pub replay_prune_minutes: u32,
 
+    /// How long a leaderboard is answered from the server's cache, in milliseconds, when no write
+    /// drops it first. Scores written through this server drop it at once, and on PostgreSQL so
+    /// do other servers' (LISTEN/NOTIFY); this bounds how stale a board can be when a change
+    /// notification is lost. 0 reads the store on every request.
+    #[arg(long, env = "SNAKE_ARENA_LEADERBOARD_CACHE_MS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=3_600_000))]
+    pub leaderboard_cache_ms: u32,
+
     /// For benchmarks: fill the store with this many generated scores at start-up, through the
     /// store, as if that many games had been submitted (`cargo xtask bench` measures leaderboard
     /// reads and memory with it). Hidden from `--help`: it is no setting for a real deployment.
@@ -252,6 +259,11 @@ impl Config {
     /// The defaults, with no flags and no environment read.
     pub fn defaults() -> Self {
         <Self as clap::Parser>::parse_from(["snake-arena-server"])
+    }
+
+    /// How long a cached leaderboard is kept when no write drops it.
+    pub fn leaderboard_cache_time_to_live(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.leaderboard_cache_ms))
     }
 
     /// The connection cap and idle timeout this configuration asks for.

@@ -79,7 +79,22 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
     }
     // Every leaderboard read from here on is answered from a board cached in front of the store
     // (and every score written through it refreshes the boards).
-    let store: Arc<dyn Store> = Arc::new(crate::store::cached::CachedStore::new(store));
+    let cached = Arc::new(crate::store::cached::CachedStore::with_time_to_live(
+        store,
+        config.leaderboard_cache_time_to_live(),
+    ));
+    // On PostgreSQL other servers write scores too: the database notifies every change, and the
+    // listener is listening before the server answers its first request.
+    if let Ok(crate::store::DatabaseUrl::Postgres(url)) =
+        crate::store::DatabaseUrl::parse(&config.database_url)
+    {
+        let listener = crate::store::board_changes::BoardListener::subscribe(&url).await?;
+        tokio::spawn(listener.run(drop_boards_on_change(
+            Arc::clone(&cached),
+            log.new(slog::o!("task" => "leaderboard change listener")),
+        )));
+    }
+    let store: Arc<dyn Store> = cached;
     let live_games = LiveGames::new(
         Arc::clone(&store),
         config.live_games_settings(),
@@ -167,6 +182,31 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         "demo_bots" => if config.no_seed { 0 } else { config.demo_bots },
     );
     Ok(server)
+}
+
+/// What the server does with each change the PostgreSQL listener reports: drop the cached boards
+/// on a change, and again once listening is restored after a lost connection, since changes
+/// notified in between are lost; the time to live bounds the staleness while it is lost.
+fn drop_boards_on_change(
+    cached: Arc<crate::store::cached::CachedStore>,
+    log: slog::Logger,
+) -> impl Fn(crate::store::board_changes::BoardChange) + Send + 'static {
+    use crate::store::board_changes::BoardChange;
+    move |change| match change {
+        BoardChange::ScoresChanged => cached.invalidate(),
+        BoardChange::Resubscribed => {
+            cached.invalidate();
+            slog::info!(
+                log,
+                "listening for leaderboard changes again; every cached board dropped"
+            );
+        }
+        BoardChange::Lost(reason) => {
+            cached.invalidate();
+            slog::warn!(log, "the leaderboard change listener lost its connection; boards are kept at most their time to live until it is back";
+                "error" => reason);
+        }
+    }
 }
 
 /// Serves until SIGINT or SIGTERM (listened for by `signals`, installed before the server

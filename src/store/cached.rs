@@ -7,9 +7,10 @@
 //! Reads of the best scores are the hottest path of the API, and on SQLite or PostgreSQL each is
 //! a query; the cache makes them cost what the in-memory store costs. Writes through this
 //! process drop the boards at once. Writes through another process on the same database
-//! (several instances on PostgreSQL) cannot be seen here, so a board is never kept longer than
-//! its time to live: that bounds how stale another instance's write can leave it, also when a
-//! change notification is lost.
+//! (several instances on PostgreSQL) cannot be seen here: the database notifies them
+//! (`board_changes.rs`), and the server calls [`CachedStore::invalidate`] for each. A board is
+//! never kept longer than its time to live (`--leaderboard-cache-ms`) all the same: that bounds
+//! how stale another instance's write can leave it when a change notification is lost.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -29,7 +30,7 @@ use crate::store::account_cache::AccountCache;
 /// The longest board a read may ask for (the contract's largest `limit`).
 pub const BOARD_LENGTH: usize = 100;
 
-/// How long a board is kept when nothing invalidates it.
+/// How long a board is kept when nothing invalidates it, unless configured otherwise.
 pub const BOARD_TIME_TO_LIVE: Duration = Duration::from_secs(1);
 
 /// One board as read from the store, best first, with when it was read.

@@ -1,6 +1,7 @@
 //! The storage contract the services depend on, expressed in domain types only, so backends can be swapped.
 
 pub mod account_cache;
+pub mod board_changes;
 pub mod cached;
 pub mod database_url;
 #[cfg(test)]

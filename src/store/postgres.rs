@@ -80,13 +80,7 @@ impl PostgresStore {
     /// Connects to the database `url` names and applies the schema migrations. Every failure is
     /// one line naming the database and the problem.
     pub async fn open(url: &str) -> std::result::Result<Self, OpenError> {
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|error| OpenError::MalformedUrl(format!("`postgres://…`: {error}")))?
-            .options([
-                ("synchronous_commit", "on"),
-                ("statement_timeout", STATEMENT_TIMEOUT),
-            ])
-            .application_name("snake-arena-server");
+        let options = connect_options(url)?.application_name("snake-arena-server");
         let target = describe(&options);
         // One connection first, outside the pool: the pool retries a refused connection until
         // its timeout and then reports only that it timed out, while this says why.
@@ -650,8 +644,19 @@ impl Store for PostgresStore {
     }
 }
 
+/// The connection settings `url` names, with the ones every connection of this server sets:
+/// commits are durable, and no statement runs longer than [`STATEMENT_TIMEOUT`].
+pub(crate) fn connect_options(url: &str) -> std::result::Result<PgConnectOptions, OpenError> {
+    Ok(PgConnectOptions::from_str(url)
+        .map_err(|error| OpenError::MalformedUrl(format!("`postgres://…`: {error}")))?
+        .options([
+            ("synchronous_commit", "on"),
+            ("statement_timeout", STATEMENT_TIMEOUT),
+        ]))
+}
+
 /// `postgres://USER@HOST:PORT/DATABASE` without any password, for messages.
-fn describe(options: &PgConnectOptions) -> String {
+pub(crate) fn describe(options: &PgConnectOptions) -> String {
     let database = options.get_database().unwrap_or(options.get_username());
     match options.get_socket() {
         Some(socket) => format!(
@@ -722,7 +727,7 @@ fn unique_index_violated(error: &sqlx::Error) -> Option<&str> {
 }
 
 /// Why the database could not be reached at start-up, for the operator.
-fn connect_error(target: &str, error: &sqlx::Error) -> OpenError {
+pub(crate) fn connect_error(target: &str, error: &sqlx::Error) -> OpenError {
     let target = target.to_owned();
     let reason = postgres_reason(error);
     match sqlstate(error).as_deref() {
@@ -991,6 +996,79 @@ mod tests {
                 .await
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    /// The listener's next change, or a failure after a bound far beyond a loopback round trip.
+    async fn next_change_within(
+        listener: &mut crate::store::board_changes::BoardListener,
+    ) -> crate::store::board_changes::BoardChange {
+        tokio::time::timeout(std::time::Duration::from_secs(10), listener.next_change())
+            .await
+            .expect("the listener reports a change within 10 s")
+    }
+
+    #[tokio::test]
+    async fn the_board_listener_hears_committed_score_changes_and_says_when_it_listens_again() {
+        use crate::store::board_changes::{BoardChange, BoardListener, LISTENER_APPLICATION_NAME};
+        let Some((database, store)) = fresh_store("the board listener").await else {
+            return;
+        };
+        let mut listener = BoardListener::subscribe(&database.url)
+            .await
+            .expect("the listener subscribes");
+
+        store
+            .insert_score(score(10, GameMode::Walls, 0))
+            .await
+            .unwrap();
+        assert_eq!(
+            next_change_within(&mut listener).await,
+            BoardChange::ScoresChanged
+        );
+
+        // A score written in a transaction with others is heard once it commits.
+        let mut transaction = store.pool.begin().await.unwrap();
+        for points in [30, 40] {
+            insert_score_row(&mut *transaction, &score(points, GameMode::Walls, 2))
+                .await
+                .unwrap();
+        }
+        transaction.commit().await.unwrap();
+        assert_eq!(
+            next_change_within(&mut listener).await,
+            BoardChange::ScoresChanged
+        );
+
+        // Cut the listening connection (waiting until its backend is gone): the listener says
+        // so, and says when it listens again, after which changes are heard again.
+        let terminated: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1",
+        )
+        .bind(LISTENER_APPLICATION_NAME)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(terminated, [true], "one listening connection, now ended");
+        let mut changes = Vec::new();
+        loop {
+            let change = next_change_within(&mut listener).await;
+            let listening_again = change == BoardChange::Resubscribed;
+            changes.push(change);
+            if listening_again {
+                break;
+            }
+            assert!(changes.len() < 100, "never listening again: {changes:?}");
+        }
+        store
+            .insert_score(score(50, GameMode::Walls, 3))
+            .await
+            .unwrap();
+        assert_eq!(
+            next_change_within(&mut listener).await,
+            BoardChange::ScoresChanged,
+            "after {changes:?}"
         );
     }
 

@@ -9,6 +9,7 @@ mod concurrency;
 mod contract_statuses;
 mod cors;
 mod docs;
+mod full_disk;
 mod games;
 mod health;
 mod leaderboard;

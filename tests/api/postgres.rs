@@ -290,3 +290,143 @@ async fn while_the_database_is_down_calls_get_503_store_unavailable_and_the_serv
         .await
         .expect("writes are taken again");
 }
+
+/// A time to live no test waits out: a board on a server started with it is fresh only because
+/// something dropped it.
+const CACHE_MS_NO_TEST_WAITS_OUT: u32 = 600_000;
+
+/// How long another server's score may take to reach a cached board by notification: a loopback
+/// round trip or two, with slack for a loaded machine, and far under the time to live above.
+const NOTIFIED_WITHIN: Duration = Duration::from_secs(5);
+
+/// The `walls` board's scores as `server` answers them.
+async fn walls_scores(server: &TestContext) -> Vec<i32> {
+    server
+        .client()
+        .leaderboard_list(NonZeroU32::new(100), Some(types::GameMode::Walls), None)
+        .await
+        .expect("the leaderboard")
+        .into_inner()
+        .into_iter()
+        .map(|entry| entry.score.0)
+        .collect()
+}
+
+/// Reads `server`'s board until it holds `score`, and says how long that took; fails after
+/// [`NOTIFIED_WITHIN`].
+async fn until_on_the_board(server: &TestContext, score: i32) -> Duration {
+    let started = Instant::now();
+    loop {
+        let scores = walls_scores(server).await;
+        if scores.contains(&score) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < NOTIFIED_WITHIN,
+            "{score} is not on the other server's board after {NOTIFIED_WITHIN:?}: {scores:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Runs `sql` on the database `url` names, as an operator would in psql.
+async fn run_sql(url: &str, sql: &str) {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url)
+        .await
+        .expect("the database");
+    sqlx::query(sql)
+        .execute(&mut connection)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    let _ = connection.close().await;
+}
+
+/// Two servers on one database whose boards are cached for ten minutes, with a player on the
+/// first and the second's `walls` board cached (empty).
+async fn two_servers_with_long_lived_boards(
+    database: &ScratchDatabase,
+) -> (TestContext, TestContext, crate::common::SignedUpPlayer) {
+    let long_lived = |config: &mut snake_arena_server::config::Config| {
+        config.no_seed = true;
+        config.leaderboard_cache_ms = CACHE_MS_NO_TEST_WAITS_OUT;
+    };
+    let first = server_on(database.url(), long_lived).await;
+    let second = server_on(database.url(), long_lived).await;
+    let player = first.sign_up_fresh_player().await;
+    assert!(walls_scores(&second).await.is_empty());
+    (first, second, player)
+}
+
+async fn submit(player: &crate::common::SignedUpPlayer, score: i32) {
+    player
+        .client
+        .leaderboard_submit(&score_submission(score, types::GameMode::Walls))
+        .await
+        .expect("the score is taken");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_score_through_one_server_reaches_the_other_s_cached_board_by_notification_not_by_its_time_to_live()
+ {
+    let Some(server_url) = test_postgres_url("leaderboard change notifications") else {
+        return;
+    };
+    let database = ScratchDatabase::create(&server_url).await;
+    let (first, second, player) = two_servers_with_long_lived_boards(&database).await;
+
+    // Without the notification (the trigger that sends it switched off) the second server's
+    // cached board stays as it was: only the notification can make it fresh.
+    run_sql(
+        database.url(),
+        "ALTER TABLE scores DISABLE TRIGGER scores_changed",
+    )
+    .await;
+    submit(&player, 111).await;
+    assert_eq!(walls_scores(&first).await, [111], "the writer's own board");
+    assert!(
+        walls_scores(&second).await.is_empty(),
+        "the other server still answers its cached board"
+    );
+
+    run_sql(
+        database.url(),
+        "ALTER TABLE scores ENABLE TRIGGER scores_changed",
+    )
+    .await;
+    submit(&player, 222).await;
+    let took = until_on_the_board(&second, 222).await;
+    assert_eq!(walls_scores(&second).await, [222, 111]);
+    println!("another server's score was on the cached board after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_notified_to_nobody_while_the_listener_reconnects_leaves_no_stale_board() {
+    let Some(server_url) = test_postgres_url("a lost change notification") else {
+        return;
+    };
+    let database = ScratchDatabase::create(&server_url).await;
+    let (_first, second, player) = two_servers_with_long_lived_boards(&database).await;
+
+    // A change whose notification is lost: none is sent, as if it had come while the listener
+    // was away. Then the listening connections are cut (and gone when this returns): once
+    // listening again, the second server must drop its boards, stale or not.
+    run_sql(
+        database.url(),
+        "ALTER TABLE scores DISABLE TRIGGER scores_changed",
+    )
+    .await;
+    submit(&player, 333).await;
+    assert!(walls_scores(&second).await.is_empty(), "still cached");
+    run_sql(
+        database.url(),
+        &format!(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = '{}'",
+            snake_arena_server::store::board_changes::LISTENER_APPLICATION_NAME
+        ),
+    )
+    .await;
+    let took = until_on_the_board(&second, 333).await;
+    println!("the board was fresh {took:?} after the listener's connection was cut");
+}

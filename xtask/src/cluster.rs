@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -23,6 +23,7 @@ use crate::bench::load::LoadRequest;
 use crate::bench::process::{BenchProcess, exchange_within, free_loopback_port};
 use crate::bench::{get, post_json, target_directory};
 use crate::codegen::repository_root;
+use crate::postgres_cluster::PostgresCluster;
 
 pub const USAGE: &str = "usage: cargo xtask cluster
 
@@ -47,8 +48,8 @@ const FAILED_LOGIN_LIMIT: usize = 6;
 /// after these are refused. Limits kept per instance would admit this many on each instance.
 const FAILED_LOGINS_ADMITTED_AT_ONCE: usize = FAILED_LOGIN_LIMIT + 1 - FAILED_LOGIN_LIMIT / 2;
 /// How long a score may take to show on another instance's board: each instance caches a board
-/// for at most a second (`src/store/cached.rs`); change notifications between instances are not
-/// built.
+/// for at most a second (`src/store/cached.rs`), and drops it sooner when PostgreSQL notifies the
+/// change (`src/store/board_changes.rs`); the report says how long it took.
 const SHARED_BOARD_WITHIN: Duration = Duration::from_secs(1);
 
 /// nginx as started for this run, stopped when dropped: a SIGTERM to the master process, which
@@ -63,48 +64,6 @@ impl Drop for Nginx {
                 .status();
         }
         let _ = self.0.wait();
-    }
-}
-
-/// The PostgreSQL cluster the script started, stopped when dropped.
-struct Postgres {
-    directory: PathBuf,
-    url: String,
-}
-
-impl Postgres {
-    fn start(directory: &Path) -> Result<Self, String> {
-        let port = free_loopback_port()?;
-        let script = repository_root().join("scripts").join("start-postgres.sh");
-        let output = Command::new("bash")
-            .arg(&script)
-            .arg(directory)
-            .arg(port.to_string())
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|error| format!("cannot run {}: {error}", script.display()))?;
-        if !output.status.success() {
-            return Err(format!(
-                "{} failed; is PostgreSQL installed (apt-get install postgresql)?",
-                script.display()
-            ));
-        }
-        let url = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        Ok(Self {
-            directory: directory.to_owned(),
-            url,
-        })
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let script = repository_root().join("scripts").join("start-postgres.sh");
-        let _ = Command::new("bash")
-            .arg(script)
-            .arg("--stop")
-            .arg(&self.directory)
-            .status();
     }
 }
 
@@ -274,7 +233,7 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
     let _ = std::fs::remove_dir_all(&directory);
     std::fs::create_dir_all(&directory)
         .map_err(|error| format!("cannot create {}: {error}", directory.display()))?;
-    let postgres = Postgres::start(&directory.join("postgres"))?;
+    let postgres = PostgresCluster::start(&directory.join("postgres"))?;
     eprintln!("cluster: PostgreSQL at {}", postgres.url);
 
     let server_arguments: Vec<String> = [

@@ -8,14 +8,15 @@
 //! - `fuzz`: run schemathesis against a live server with every check (zero failures expected).
 //! - `stress`: the login storm, concurrent sign-ups and scores, and enumeration timing.
 //! - `cluster`: three instances on one PostgreSQL database behind nginx behave as one server.
-//! - `crash`: kill -9 the server under load, restart it, and check that no acknowledged write
-//!   was lost.
+//! - `crash`: kill -9 the server under load (on PostgreSQL, stop the database too), restart it,
+//!   and check that no acknowledged write was lost.
 
 mod bench;
 mod cluster;
 mod codegen;
 mod crash;
 mod fuzz;
+mod postgres_cluster;
 mod server_process;
 mod spec_check;
 mod stress;
@@ -51,9 +52,10 @@ tasks:
                loopback) and check that they behave as one server (see `cargo xtask cluster
                --help`)
   crash        build release, kill -9 it under concurrent writes at random moments, restart
-               on the same SQLite file and check that no acknowledged write was lost, nothing
-               unsent appeared and the file is intact (--rounds N, --clients N, --seed S; see
-               `cargo xtask crash --help`)";
+               on the same database and check that no acknowledged write was lost, nothing
+               unsent appeared and the database is intact; --backend postgres also stops
+               PostgreSQL mid-load in every second round (--backend sqlite|postgres,
+               --rounds N, --clients N, --seed S; see `cargo xtask crash --help`)";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
