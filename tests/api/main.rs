@@ -11,6 +11,7 @@ mod cors;
 mod docs;
 mod games;
 mod health;
+mod instances;
 mod leaderboard;
 mod limits;
 mod live;
