@@ -932,7 +932,7 @@ pub mod types {
                 .build()
         }
     }
-    /// On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping.
+    /// On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping, `instance_lost` (only to a watcher on another instance than the one running the game) that instance no longer being heard from, so the game's end is unknown.
     #[derive(
         Clone,
         Copy,
@@ -956,6 +956,8 @@ pub mod types {
         ReplacedByNewGame,
         #[serde(rename = "server_shutting_down")]
         ServerShuttingDown,
+        #[serde(rename = "instance_lost")]
+        InstanceLost,
     }
     impl GameFrameEndReason {
         /// Every value, in the contract's order.
@@ -965,6 +967,7 @@ pub mod types {
             Self::BoardFull,
             Self::ReplacedByNewGame,
             Self::ServerShuttingDown,
+            Self::InstanceLost,
         ];
         /// The value as it is written on the wire.
         pub fn as_str(&self) -> &'static str {
@@ -974,6 +977,7 @@ pub mod types {
                 Self::BoardFull => "board_full",
                 Self::ReplacedByNewGame => "replaced_by_new_game",
                 Self::ServerShuttingDown => "server_shutting_down",
+                Self::InstanceLost => "instance_lost",
             }
         }
     }
@@ -1001,10 +1005,11 @@ pub mod types {
                         "board_full",
                         "replaced_by_new_game",
                         "server_shutting_down",
+                        "instance_lost",
                     ],
                 )
                 .description(
-                    "On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping.",
+                    "On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping, `instance_lost` (only to a watcher on another instance than the one running the game) that instance no longer being heard from, so the game's end is unknown.",
                 )
                 .build()
         }
@@ -1185,7 +1190,7 @@ pub mod types {
     #[serde(deny_unknown_fields)]
     pub struct GameFrame {
         pub direction: types::Direction,
-        /// On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping.
+        /// On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping, `instance_lost` (only to a watcher on another instance than the one running the game) that instance no longer being heard from, so the game's end is unknown.
         #[serde(rename = "endReason")]
         #[serde(
             default,

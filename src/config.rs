@@ -222,6 +222,17 @@ pub struct Config {
     #[arg(long, env = "SNAKE_ARENA_CHANNEL_SILENCE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub channel_silence_seconds: u32,
 
+    /// On PostgreSQL, how often an instance with no frames to send tells the others it is
+    /// alive, in milliseconds.
+    #[arg(long, env = "SNAKE_ARENA_INSTANCE_HEARTBEAT_MS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=60_000))]
+    pub instance_heartbeat_ms: u32,
+
+    /// On PostgreSQL, how long another instance may go unheard, in milliseconds, before its live
+    /// games leave this instance's list and their watchers here get a final frame saying the
+    /// game was lost; at least twice `--instance-heartbeat-ms`.
+    #[arg(long, env = "SNAKE_ARENA_INSTANCE_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u32).range(20..=600_000))]
+    pub instance_timeout_ms: u32,
+
     /// Demo bots that play live games one after another so there is something to watch;
     /// `--no-seed` turns them off. At most `--max-live-games`.
     #[arg(long, env = "SNAKE_ARENA_DEMO_BOTS", default_value_t = 3, value_parser = clap::value_parser!(u16).range(0..=1000))]
@@ -312,6 +323,21 @@ impl Config {
             keep_for: chrono::Duration::days(i64::from(self.replay_retention_days)),
             prune_every: std::time::Duration::from_secs(u64::from(self.replay_prune_minutes) * 60),
         }
+    }
+
+    /// How the instances on a shared store keep in touch; an error when the timeout is shorter
+    /// than two heartbeats, which would take a live instance for a dead one.
+    pub fn cluster_settings(&self) -> Result<crate::games::cluster::ClusterSettings, String> {
+        if self.instance_timeout_ms < 2 * self.instance_heartbeat_ms {
+            return Err(format!(
+                "--instance-timeout-ms {} must be at least twice --instance-heartbeat-ms {}",
+                self.instance_timeout_ms, self.instance_heartbeat_ms
+            ));
+        }
+        Ok(crate::games::cluster::ClusterSettings {
+            heartbeat: std::time::Duration::from_millis(u64::from(self.instance_heartbeat_ms)),
+            instance_timeout: std::time::Duration::from_millis(u64::from(self.instance_timeout_ms)),
+        })
     }
 
     /// How live games run: tick, caps and ticket lifetime.

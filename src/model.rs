@@ -129,6 +129,9 @@ pub enum GameEndReason {
     ReplacedByNewGame,
     /// The server is shutting down.
     ServerShutdown,
+    /// The instance running the game stopped being heard from (see `games::cluster`): only on
+    /// the final frame another instance gives its own watchers, never recorded.
+    InstanceLost,
 }
 
 /// Who played a live game.

@@ -7,6 +7,7 @@ use crate::accounts::auth::AuthService;
 use crate::accounts::password::PasswordHasher;
 use crate::api::snake_arena_api_mod;
 use crate::config::Config;
+use crate::games::cluster::Cluster;
 use crate::games::live::LiveGames;
 use crate::games::spectating::Spectating;
 use crate::http::context::ServerState;
@@ -28,6 +29,41 @@ pub enum StartError {
     Seed(String),
     #[error("cannot start listening: {0}")]
     Listen(String),
+    #[error("cannot listen to the other instances on the store: {0}")]
+    Cluster(String),
+}
+
+/// Logs what the cluster's tasks report: failures as warnings (they recover by themselves), a
+/// lost instance's games as a warning too, a reconnected listener as information.
+fn cluster_event_logger(log: slog::Logger) -> crate::games::cluster::ClusterEvents {
+    use crate::games::cluster::ClusterEvent;
+    Arc::new(move |event| match event {
+        ClusterEvent::PublishFailed { frames, error } => {
+            slog::warn!(log, "publishing frames to the other instances failed";
+                "frames" => frames, "error" => format!("{error:?}"));
+        }
+        ClusterEvent::FramesDropped { frames } => {
+            slog::warn!(log, "frames not sent to the other instances: the outbox is full";
+                "frames_dropped_so_far" => frames);
+        }
+        ClusterEvent::ListenFailed(error) => {
+            slog::warn!(log, "listening to the other instances failed; trying again";
+                "error" => format!("{error:?}"));
+        }
+        ClusterEvent::ListenerReconnected => {
+            slog::info!(
+                log,
+                "listening to the other instances again; frames sent meanwhile are missed"
+            );
+        }
+        ClusterEvent::UnreadableMessage(problem) => {
+            slog::warn!(log, "an unreadable message from another instance"; "problem" => problem);
+        }
+        ClusterEvent::GamesLost { instance, games } => {
+            slog::warn!(log, "another instance went unheard: its games end as lost here";
+                "instance" => instance.to_string(), "games" => games);
+        }
+    })
 }
 
 /// The API as registered with Dropshot: the generated trait's operations, implemented by
@@ -95,10 +131,32 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         )));
     }
     let store: Arc<dyn Store> = cached;
-    let live_games = LiveGames::new(
+    let cluster_settings = config.cluster_settings().map_err(StartError::Config)?;
+    let cluster = match store.instance_bus() {
+        None => None,
+        Some(bus) => Some(
+            Cluster::join(
+                bus,
+                cluster_settings,
+                crate::http::frames::json_frame_encoder(),
+                crate::games::live::FRAMES_BUFFERED_PER_GAME,
+                cluster_event_logger(log.new(slog::o!("task" => "cluster"))),
+            )
+            .await
+            .map_err(|error| StartError::Cluster(error.to_string()))?,
+        ),
+    };
+    if let Some(cluster) = &cluster {
+        slog::info!(log, "joined the instances on the shared store";
+            "instance" => cluster.instance().to_string(),
+            "heartbeat_ms" => config.instance_heartbeat_ms,
+            "timeout_ms" => config.instance_timeout_ms);
+    }
+    let live_games = LiveGames::in_cluster(
         Arc::clone(&store),
         config.live_games_settings(),
         crate::http::frames::json_frame_encoder(),
+        cluster,
     );
     if !config.no_seed {
         crate::games::bots::start_demo_bots(&live_games, usize::from(config.demo_bots))

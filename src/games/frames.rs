@@ -124,7 +124,13 @@ impl FrameChannel {
     /// Encodes a frame once and hands it to every subscriber. The latest frame is replaced
     /// before the broadcast, so a subscriber joining in between sees it in one of the two.
     pub(crate) fn publish(&self, frame: Frame) {
-        let shared = encode(&self.encoder, frame);
+        self.publish_shared(Arc::new(frame));
+    }
+
+    /// [`FrameChannel::publish`] for a frame that is shared already (with other instances).
+    pub(crate) fn publish_shared(&self, frame: Arc<Frame>) {
+        let encoded = (self.encoder)(&frame);
+        let shared = SharedFrame { frame, encoded };
         self.latest.send_replace(shared.clone());
         // No receivers is no error: nobody is watching right now.
         let _ = self.every_frame.send(shared);

@@ -22,6 +22,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::games::cluster::Cluster;
 use crate::games::engine::{Direction, Game, LoggedTurn, TickOutcome, TurnOutcome};
 use crate::games::frames::{
     Frame, FrameChannel, FrameEncoder, FrameEnd, Recording, SharedFrame, Subscription,
@@ -152,6 +153,9 @@ struct Registry {
 
 struct Shared {
     store: Arc<dyn Store>,
+    /// The other instances on a shared store, whose games this one lists and streams too, and
+    /// which hear this one's frames; `None` for a store one process owns.
+    cluster: Option<Cluster>,
     settings: LiveGamesSettings,
     encoder: FrameEncoder,
     tickets: PlayTickets,
@@ -186,9 +190,21 @@ impl LiveGames {
         settings: LiveGamesSettings,
         encoder: FrameEncoder,
     ) -> LiveGames {
+        Self::in_cluster(store, settings, encoder, None)
+    }
+
+    /// [`LiveGames::new`] for an instance of a cluster: its frames go to the other instances
+    /// too, and their games are listed, shown and watched here as well as its own.
+    pub fn in_cluster(
+        store: Arc<dyn Store>,
+        settings: LiveGamesSettings,
+        encoder: FrameEncoder,
+        cluster: Option<Cluster>,
+    ) -> LiveGames {
         LiveGames {
             shared: Arc::new(Shared {
                 store,
+                cluster,
                 tickets: PlayTickets::new(settings.ticket_lifetime),
                 settings,
                 encoder,
@@ -260,34 +276,65 @@ impl LiveGames {
         Ok(game.session(game.frames.subscribe()))
     }
 
-    /// Watches a game: its current frame, then every later one, then the final one. Refused with
-    /// `TooManySpectators` beyond the per-game cap.
+    /// Watches a game, this instance's or another's: its current frame, then every later one,
+    /// then the final one. Refused with `TooManySpectators` beyond the per-game cap (of this
+    /// instance's spectators).
     pub fn watch(&self, game_id: Uuid) -> Result<Subscription> {
-        self.shared
-            .game(game_id)?
-            .frames
-            .subscribe_as_spectator(self.shared.settings.max_spectators_per_game)
+        let max = self.shared.settings.max_spectators_per_game;
+        match self.shared.game(game_id) {
+            Ok(game) => game.frames.subscribe_as_spectator(max),
+            Err(unknown) => self
+                .cluster()
+                .and_then(|cluster| cluster.watch(game_id, max))
+                .unwrap_or(Err(unknown)),
+        }
     }
 
-    /// The game's latest frame.
+    /// The game's latest frame, this instance's game or another's.
     pub fn current_frame(&self, game_id: Uuid) -> Result<SharedFrame> {
+        match self.shared.game(game_id) {
+            Ok(game) => Ok(game.frames.latest()),
+            Err(unknown) => self
+                .cluster()
+                .and_then(|cluster| cluster.current_frame(game_id))
+                .ok_or(unknown),
+        }
+    }
+
+    /// The latest frame of one of this instance's own games.
+    pub fn current_local_frame(&self, game_id: Uuid) -> Result<SharedFrame> {
         Ok(self.shared.game(game_id)?.frames.latest())
     }
 
-    /// The latest frame of every game still running (not of those just ending), in no
-    /// particular order.
+    /// The latest frame of every game still running (not of those just ending), this
+    /// instance's and the other instances', in no particular order.
     pub fn current_frames(&self) -> Vec<SharedFrame> {
         let games: Vec<_> = self.shared.registry().games.values().cloned().collect();
-        games
+        let mut frames: Vec<SharedFrame> = games
             .iter()
             .map(|game| game.frames.latest())
             .filter(|frame| !frame.is_final())
-            .collect()
+            .collect();
+        if let Some(cluster) = self.cluster() {
+            frames.extend(cluster.current_frames());
+        }
+        frames
     }
 
-    /// How many spectators watch the game now, its player not counted.
+    /// How many spectators (of this instance) watch the game now, its player not counted.
     pub fn spectator_count(&self, game_id: Uuid) -> Result<usize> {
-        Ok(self.shared.game(game_id)?.frames.spectator_count())
+        match self.shared.game(game_id) {
+            Ok(game) => Ok(game.frames.spectator_count()),
+            Err(unknown) => self
+                .cluster()
+                .and_then(|cluster| cluster.spectator_count(game_id))
+                .ok_or(unknown),
+        }
+    }
+
+    /// This instance's membership of a cluster, if its store is shared.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.shared.cluster.as_ref()
     }
 
     /// How many games are live, ending ones included.
@@ -322,6 +369,9 @@ impl LiveGames {
         }
         for game in &games {
             game.frames.final_frame().await;
+        }
+        if let Some(cluster) = self.cluster() {
+            cluster.flush().await;
         }
     }
 
@@ -381,6 +431,9 @@ impl LiveGames {
             replaced
         };
 
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.publish(Arc::clone(&game.frames.latest().frame), settings.tick);
+        }
         let runner = GameRunner {
             shared: Arc::clone(&self.shared),
             game: Arc::clone(&game),
@@ -460,7 +513,7 @@ impl GameRunner {
 
     fn publish(&mut self, end: Option<FrameEnd>) {
         self.sequence += 1;
-        self.game.frames.publish(Frame {
+        let frame = Arc::new(Frame {
             sequence: self.sequence,
             game_id: self.game.id,
             username: Arc::clone(&self.username),
@@ -469,6 +522,12 @@ impl GameRunner {
             ticked_at: Frame::tick_time_now(),
             end,
         });
+        // The other instances get it first: once the final frame is out here, shutting down
+        // flushes the outbox, which must hold it by then.
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.publish(Arc::clone(&frame), self.shared.settings.tick);
+        }
+        self.game.frames.publish_shared(frame);
     }
 
     /// Records a player's finished game with its verified score, in one store call.

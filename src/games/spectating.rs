@@ -1,5 +1,5 @@
 //! Spectating: listing the games being played right now, and one game's current frame, from the
-//! live games the server runs.
+//! live games the server runs and, on a shared store, those the other instances run.
 
 use uuid::Uuid;
 

@@ -180,8 +180,9 @@ pub async fn games_play(
     let ticket = query.into_inner().ticket;
     let slot = state.channels.admit()?;
     // An unknown game is a 404 whatever the ticket; checking it first also keeps a ticket from
-    // being spent on a mistyped path.
-    state.live_games.current_frame(game_id)?;
+    // being spent on a mistyped path. Only this instance's own games can be played here: another
+    // instance's game is watched through it, but its turns go to the instance that runs it.
+    state.live_games.current_local_frame(game_id)?;
     let Some(ticket) = ticket else {
         return Err(crate::error::Error::InvalidTicket.into());
     };

@@ -94,18 +94,26 @@ fn end_reason_to_wire(reason: GameEndReason) -> types::GameFrameEndReason {
         GameEndReason::Rules(EndCause::BoardFull) => types::GameFrameEndReason::BoardFull,
         GameEndReason::ReplacedByNewGame => types::GameFrameEndReason::ReplacedByNewGame,
         GameEndReason::ServerShutdown => types::GameFrameEndReason::ServerShuttingDown,
+        GameEndReason::InstanceLost => types::GameFrameEndReason::InstanceLost,
     }
 }
 
-fn summary_end_reason_to_wire(reason: GameEndReason) -> types::FinishedGameSummaryEndReason {
+fn summary_end_reason_to_wire(
+    reason: GameEndReason,
+) -> Result<types::FinishedGameSummaryEndReason, ApiError> {
     use types::FinishedGameSummaryEndReason as Reason;
-    match reason {
+    Ok(match reason {
         GameEndReason::Rules(EndCause::HitWall) => Reason::HitWall,
         GameEndReason::Rules(EndCause::HitSelf) => Reason::HitSelf,
         GameEndReason::Rules(EndCause::BoardFull) => Reason::BoardFull,
         GameEndReason::ReplacedByNewGame => Reason::ReplacedByNewGame,
         GameEndReason::ServerShutdown => Reason::ServerShuttingDown,
-    }
+        GameEndReason::InstanceLost => {
+            return Err(ApiError::internal(
+                "a recorded game says it was lost, which only a watcher's frame can",
+            ));
+        }
+    })
 }
 
 /// A finished game's summary: its record, and its verified entry's id when it has one.
@@ -127,7 +135,7 @@ pub fn finished_game_summary_to_wire(
         tick_ms: types::FinishedGameSummaryTickMs::try_from(tick_ms)?,
         started_at: game.started_at.into(),
         ended_at: game.ended_at.into(),
-        end_reason: summary_end_reason_to_wire(game.end),
+        end_reason: summary_end_reason_to_wire(game.end)?,
         entry_id: record.verified_score.map(|entry| entry.id),
     })
 }

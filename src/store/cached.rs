@@ -246,6 +246,10 @@ impl Store for CachedStore {
         self.inner.refund_shared_event(limit_name, key, limit).await
     }
 
+    fn instance_bus(&self) -> Option<Arc<dyn crate::store::InstanceBus>> {
+        self.inner.instance_bus()
+    }
+
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
     }

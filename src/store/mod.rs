@@ -9,6 +9,7 @@ mod fixtures;
 pub mod group_commit;
 pub mod memory;
 pub mod postgres;
+pub mod postgres_bus;
 pub mod sqlite;
 
 use std::path::PathBuf;
@@ -185,6 +186,13 @@ pub trait Store: Send + Sync + 'static {
         )))
     }
 
+    /// The bus on which the instances sharing this store tell each other about their live
+    /// games, or `None` for a store one process owns (memory, SQLite), whose live games are all
+    /// its own.
+    fn instance_bus(&self) -> Option<Arc<dyn InstanceBus>> {
+        None
+    }
+
     /// A short name of the backend for logs and health checks.
     fn backend_name(&self) -> &'static str;
 
@@ -196,6 +204,41 @@ pub trait Store: Send + Sync + 'static {
     fn is_sole_writer(&self) -> bool {
         false
     }
+}
+
+/// The largest message the bus carries, in bytes: PostgreSQL's `NOTIFY` takes payloads shorter
+/// than 8,000 bytes.
+pub const MAX_BUS_MESSAGE_BYTES: usize = 7999;
+
+/// Messages between the instances that share a store: whatever one instance publishes, every
+/// listener (its own included) receives, in the order it was published. Delivery is at most
+/// once: a listener whose connection was lost misses what was published meanwhile, and says so.
+#[async_trait]
+pub trait InstanceBus: Send + Sync + 'static {
+    /// Publishes `messages` (each at most [`MAX_BUS_MESSAGE_BYTES`] long) in one round trip, in
+    /// order.
+    async fn publish(&self, messages: Vec<String>) -> Result<()>;
+
+    /// Starts listening; messages published from the moment this returns are received.
+    async fn listen(&self) -> Result<Box<dyn BusListener>>;
+}
+
+/// What a [`BusListener`] heard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusEvent {
+    /// A message some instance published.
+    Message(String),
+    /// The listener lost its connection and has a new one: messages published in between were
+    /// missed.
+    Reconnected,
+}
+
+/// One instance's ear on the bus.
+#[async_trait]
+pub trait BusListener: Send + 'static {
+    /// The next event; an error means the bus cannot be reached just now (the next call tries
+    /// again).
+    async fn next(&mut self) -> Result<BusEvent>;
 }
 
 /// Why a store could not be opened at start-up; each message names the file or database (never

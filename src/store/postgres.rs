@@ -1,7 +1,9 @@
 //! The PostgreSQL `Store`: players, sessions, scores and the shared failed-login limit in one
 //! database that several server processes use at once. A write is answered only once PostgreSQL
 //! has committed it (`synchronous_commit=on`, set on every connection). Live games are kept in
-//! each server's memory, as in the SQLite store, for the same reasons (see src/store/sqlite.rs).
+//! the memory of the server that runs them, as in the SQLite store, for the same reasons (see
+//! src/store/sqlite.rs); the servers tell each other about them over the bus in
+//! src/store/postgres_bus.rs.
 //!
 //! Everything that must hold across servers is decided by the database, never by a lock in this
 //! process: unique indexes pick the winner of racing sign-ups, the migrator's advisory lock
@@ -69,6 +71,8 @@ const SWEEP_EVERY_EVENTS: u64 = 1000;
 /// A store in a PostgreSQL database.
 pub struct PostgresStore {
     pool: PgPool,
+    /// The live games' bus between the instances on this database, over the same pool.
+    bus: std::sync::Arc<crate::store::postgres_bus::PostgresBus>,
     /// Where the database is, for messages (no password).
     target: String,
     shared_events: AtomicU64,
@@ -107,6 +111,7 @@ impl PostgresStore {
             RETRY_AFTER_STORE_FAULT,
         );
         Ok(Self {
+            bus: std::sync::Arc::new(crate::store::postgres_bus::PostgresBus::new(pool.clone())),
             pool,
             target,
             shared_events: AtomicU64::new(0),
@@ -639,6 +644,10 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    fn instance_bus(&self) -> Option<std::sync::Arc<dyn crate::store::InstanceBus>> {
+        Some(self.bus.clone())
+    }
+
     fn backend_name(&self) -> &'static str {
         "postgres"
     }
@@ -695,7 +704,7 @@ fn sqlstate_is_transient(code: &str) -> bool {
 
 /// A fault at request time as the domain sees it: "try again later" for the transient ones,
 /// `Internal` (logged, never shown) for the rest.
-fn store_error(error: sqlx::Error) -> Error {
+pub(super) fn store_error(error: sqlx::Error) -> Error {
     let transient = match &error {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed

@@ -12,6 +12,7 @@ mod docs;
 mod full_disk;
 mod games;
 mod health;
+mod instances;
 mod leaderboard;
 mod limits;
 mod live;

@@ -7,8 +7,10 @@
 //! each instance directly, what the persistence issue promises of several instances: the seed ran
 //! once; an account made through one instance logs in through the others; a logout through one
 //! revokes the token everywhere at once; scores from every instance show on every leaderboard;
-//! one username raced across all of them gives exactly one 201; and the per-account failed-login
-//! limit counts attempts made through every instance.
+//! one username raced across all of them gives exactly one 201; the per-account failed-login
+//! limit counts attempts made through every instance; and a game played through instance 1 is
+//! watched through nginx and through instances 2 and 3, each watcher getting the player's frames
+//! byte for byte, in order, to the final one.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -31,7 +33,8 @@ Starts a throwaway PostgreSQL cluster (scripts/start-postgres.sh; needs Debian's
 three release servers on it and nginx in front of them with deploy/nginx-snake-arena.conf
 (needs nginx), all on loopback, then checks through nginx and through each instance: the seed
 ran once, accounts, logouts and scores are shared at once, one username raced across the
-instances gives exactly one 201, and the failed-login limit counts every instance's attempts.
+instances gives exactly one 201, the failed-login limit counts every instance's attempts, and a
+game played through instance 1 is watched through nginx and instances 2 and 3 (WebSockets).
 Prints a table and exits 1 when a check fails. Everything it started is stopped at the end.";
 
 const INSTANCES: usize = 3;
@@ -305,6 +308,7 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
         scores_show_everywhere(&doors)?,
         one_username_one_winner(&doors)?,
         failed_logins_count_across_instances(&doors)?,
+        live_game_watched_through_every_door(&doors)?,
     ];
     drop(instances);
 
@@ -535,6 +539,149 @@ fn failed_logins_count_across_instances(doors: &[Door]) -> Result<Check, String>
         format!(
             "{FAILED_LOGIN_LIMIT} wrong passwords over 3 instances: {failures:?}; the next login: {next}"
         ),
+    ))
+}
+
+/// How long another instance may take to hear of a new game before its watch channel opens.
+const GAME_HEARD_WITHIN: Duration = Duration::from_secs(5);
+
+/// A game played through instance 1 (its play channel there, one turn), watched at the same time
+/// through every door (nginx may send its watcher to any instance, instance 1 included): every
+/// watcher gets the frames the player gets from the one it joined at, byte for byte, in order,
+/// none twice, and ends with the final frame and a normal close.
+fn live_game_watched_through_every_door(doors: &[Door]) -> Result<Check, String> {
+    const NAME: &str = "a game played through instance 1 is watched through every door";
+    let player = doors[1];
+    let token = token_of(&send(player.address, &signup("liveplayer"))?)?;
+    let started = send(
+        player.address,
+        &post_json(
+            "/api/games",
+            &serde_json::json!({"mode": "walls"}),
+            Some(&token),
+        ),
+    )?;
+    let started: serde_json::Value = serde_json::from_str(&started.body)
+        .map_err(|error| format!("POST /api/games: {error}: {}", started.body))?;
+    let (Some(game_id), Some(ticket)) = (started["gameId"].as_str(), started["ticket"].as_str())
+    else {
+        return Ok(Check::new(
+            NAME,
+            false,
+            format!("no game started: {started}"),
+        ));
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| format!("a runtime for the WebSockets: {error}"))?;
+    let outcome = runtime.block_on(watch_and_play(doors, game_id, ticket));
+    Ok(match outcome {
+        Ok(result) => Check::new(NAME, true, result),
+        Err(problem) => Check::new(NAME, false, problem),
+    })
+}
+
+type ClusterSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a channel, trying again while the door answers 404 (another instance not having heard
+/// of the game yet) until [`GAME_HEARD_WITHIN`].
+async fn open_channel(address: SocketAddr, target: &str) -> Result<ClusterSocket, String> {
+    let url = format!("ws://{address}{target}");
+    let deadline = Instant::now() + GAME_HEARD_WITHIN;
+    loop {
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Ok((socket, _)) => return Ok(socket),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response))
+                if response.status() == 404 && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(error) => return Err(format!("{url}: {error}")),
+        }
+    }
+}
+
+/// Every frame's text until the server closes, and whether it closed normally.
+async fn frames_until_closed(mut socket: ClusterSocket) -> Result<(Vec<String>, bool), String> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut frames = Vec::new();
+    while let Some(message) = socket.next().await {
+        match message.map_err(|error| format!("the channel failed: {error}"))? {
+            Message::Text(text) => frames.push(text.to_string()),
+            Message::Close(close) => {
+                let normal = close.is_some_and(|close| u16::from(close.code) == 1000);
+                return Ok((frames, normal));
+            }
+            _ => {}
+        }
+    }
+    Ok((frames, false))
+}
+
+fn sequence_of(text: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(text).ok()?["frame"]["sequence"].as_u64()
+}
+
+async fn watch_and_play(doors: &[Door], game_id: &str, ticket: &str) -> Result<String, String> {
+    use futures_util::SinkExt;
+    let mut play = open_channel(
+        doors[1].address,
+        &format!("/api/games/live/{game_id}/play?ticket={ticket}"),
+    )
+    .await?;
+    let mut watchers = Vec::new();
+    for door in doors {
+        let socket =
+            open_channel(door.address, &format!("/api/games/live/{game_id}/watch")).await?;
+        watchers.push((door.name, tokio::spawn(frames_until_closed(socket))));
+    }
+    let turn = serde_json::json!({"type": "turn", "direction": "left"}).to_string();
+    play.send(tokio_tungstenite::tungstenite::Message::text(turn))
+        .await
+        .map_err(|error| format!("the turn: {error}"))?;
+    let (played, _) = frames_until_closed(play).await?;
+    let last: serde_json::Value = played
+        .last()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .ok_or("the player got no frames")?;
+    if last["frame"]["over"] != true
+        || !last["frame"]["entry"]["verified"]
+            .as_bool()
+            .unwrap_or(false)
+    {
+        return Err(format!(
+            "the player's last frame is no verified end: {last}"
+        ));
+    }
+    let mut results = Vec::new();
+    for (name, watcher) in watchers {
+        let (watched, normal) = watcher
+            .await
+            .map_err(|error| format!("{name}'s watcher: {error}"))??;
+        let first = watched.first().and_then(|text| sequence_of(text));
+        let played_from_there: Vec<&String> = played
+            .iter()
+            .filter(|text| sequence_of(text) >= first)
+            .collect();
+        let watched_texts: Vec<&String> = watched.iter().collect();
+        if !normal || watched_texts != played_from_there {
+            return Err(format!(
+                "{name}: {} frames from sequence {first:?} (closed normally: {normal}), not the player's {}",
+                watched.len(),
+                played_from_there.len()
+            ));
+        }
+        results.push(format!("{name} {}", watched.len()));
+    }
+    Ok(format!(
+        "{} frames played, ending {}; the same bytes watched through {}",
+        played.len(),
+        last["frame"]["endReason"].as_str().unwrap_or("?"),
+        results.join(", ")
     ))
 }
 

@@ -93,7 +93,7 @@ export interface GameFrame {
      */
     over: boolean;
     /**
-     * On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping.
+     * On the final frame: why the game ended. `hit_wall` and `hit_self` are the rules, `board_full` a snake that fills the board, `replaced_by_new_game` its player starting another, `server_shutting_down` the server stopping, `instance_lost` (only to a watcher on another instance than the one running the game) that instance no longer being heard from, so the game's end is unknown.
      */
     endReason?: GameFrameEndReasonEnum;
     /**
@@ -112,6 +112,7 @@ export const GameFrameEndReasonEnum = {
     BoardFull: 'board_full',
     ReplacedByNewGame: 'replaced_by_new_game',
     ServerShuttingDown: 'server_shutting_down',
+    InstanceLost: 'instance_lost',
 } as const;
 export type GameFrameEndReasonEnum = typeof GameFrameEndReasonEnum[keyof typeof GameFrameEndReasonEnum];
 

@@ -20,6 +20,8 @@ export function describeEndReason(reason: GameFrameEndReasonEnum | undefined): s
       return "a new game replaced this one";
     case GameFrameEndReasonEnum.ServerShuttingDown:
       return "the server is shutting down";
+    case GameFrameEndReasonEnum.InstanceLost:
+      return "the server running the game was lost";
     default:
       return "the game ended";
   }
