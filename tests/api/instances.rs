@@ -157,15 +157,16 @@ async fn a_watcher_whose_instance_lost_its_listening_connection_carries_on_from_
     let mut local_watcher = watch(&running, started.game_id).await;
     let mut remote_watcher = watch(&other, started.game_id).await;
 
-    // Ends every listening connection on the database: PostgreSQL closes them, as when a
-    // connection is cut, and sqlx opens new ones.
+    // Ends every connection on the database listening for live games' frames (each instance
+    // also listens for leaderboard changes, on a connection of its own, left alone here):
+    // PostgreSQL closes them, as when a connection is cut, and sqlx opens new ones.
     use sqlx::Connection;
     let mut admin = sqlx::PgConnection::connect(database.url())
         .await
         .expect("connects");
     let terminated: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+         WHERE datname = current_database() AND query LIKE 'LISTEN%snake_arena_live_games%'",
     )
     .fetch_all(&mut admin)
     .await
