@@ -23,7 +23,7 @@ use std::time::Duration;
 use super::backends::POSTGRES_URL_VARIABLE;
 use super::load::LoadResult;
 use super::process::BenchProcess;
-use super::{Bench, describe, get, measure, medians, round_to, runs_json, verdict};
+use super::{Bench, describe, get, measure, median, medians, round_to, runs_json, verdict};
 
 /// The sizes compared: the reference and the issue's 10^6.
 pub const ISSUE_SIZES: [u64; 2] = [1_000, 1_000_000];
@@ -237,10 +237,9 @@ impl Bench {
     }
 }
 
+/// The median of `durations` (the bench's own [`median`]), as a duration.
 fn median_duration(durations: &[Duration]) -> Duration {
-    let mut sorted = durations.to_vec();
-    sorted.sort();
-    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+    Duration::from_secs_f64(median(durations.iter().map(Duration::as_secs_f64).collect()).max(0.0))
 }
 
 impl Filled {
