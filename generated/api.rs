@@ -3827,6 +3827,12 @@ pub mod support {
     /// The largest client message a channel reads: a client message is a small JSON object, and the
     /// read buffer of every connection is sized by it, so a spectator costs little memory.
     pub const MAX_CLIENT_MESSAGE_BYTES: usize = 1024;
+    /// How many bytes a channel asks the socket for at a time. tungstenite zeroes this much of its
+    /// read buffer on every attempt to read, which a channel makes each time it wakes to send a
+    /// frame; at 4 KiB that was the largest cost of a frame sent to a crowd of spectators after the
+    /// send itself (their buffers do not stay in cache). Client messages are a few dozen bytes, and
+    /// a longer one is still read whole, in several reads.
+    const CHANNEL_READ_CHUNK_BYTES: usize = 256;
     /// The WebSocket settings of every channel: messages and frames of at most
     /// [`MAX_CLIENT_MESSAGE_BYTES`] (a larger one fails the connection with "message too big"), a
     /// small read buffer, and every server message written at once rather than batched.
@@ -3834,7 +3840,7 @@ pub mod support {
         tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(MAX_CLIENT_MESSAGE_BYTES))
             .max_frame_size(Some(MAX_CLIENT_MESSAGE_BYTES))
-            .read_buffer_size(4 * 1024)
+            .read_buffer_size(CHANNEL_READ_CHUNK_BYTES)
             .write_buffer_size(0)
     }
     impl<Client, Server> Channel<Client, Server>
@@ -3972,15 +3978,38 @@ pub mod support {
             let _ = tokio::time::timeout(
                     CLOSE_HANDSHAKE_TIMEOUT,
                     async {
+                        let mut client_closed = false;
                         while let Some(message) = self.stream.next().await {
-                            if message.is_err() {
-                                break;
+                            match message {
+                                Ok(tokio_tungstenite::tungstenite::Message::Close(_)) => {
+                                    client_closed = true;
+                                }
+                                Ok(_) => {}
+                                Err(_) => break,
                             }
+                        }
+                        if !client_closed {
+                            discard_unread(self.stream.get_mut()).await;
                         }
                     },
                 )
                 .await;
             Ok(())
+        }
+    }
+    /// The most a closing channel reads and drops of what its client is still sending.
+    const MAX_DISCARDED_BYTES: usize = 64 * 1024;
+    /// Reads and drops what the client sends until it closes, fails or has sent
+    /// [`MAX_DISCARDED_BYTES`].
+    async fn discard_unread(stream: &mut dropshot::WebsocketConnectionRaw) {
+        use tokio::io::AsyncReadExt;
+        let mut buffer = [0u8; 1024];
+        let mut discarded = 0;
+        while discarded < MAX_DISCARDED_BYTES {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => discarded += read,
+            }
         }
     }
     /// How long a channel waits for the client's answer to its close frame before it drops the

@@ -30,11 +30,19 @@ pub fn is_bot_name(username: &str) -> bool {
 
 /// Starts `count` bots. Each has its first game running when this returns, then plays another
 /// after each one ends, until the registry shuts down.
+///
+/// Their first ticks are spread evenly across one tick, as the games of players who press start
+/// at different moments would be. Started in phase, every bot would tick in the same instant for
+/// as long as its games last (each next game keeps the phase of the last), and the server would
+/// send all their frames in one burst per tick instead of a steady stream.
 pub fn start_demo_bots(live_games: &LiveGames, count: usize) -> Result<()> {
+    let tick = live_games.settings().tick;
     for number in 1..=count {
         let name: Arc<str> = format!("{BOT_NAME_PREFIX}{number}").into();
         let first_mode = GameMode::ALL[number % GameMode::ALL.len()];
-        let first_game = live_games.start_bot(Arc::clone(&name), first_mode)?;
+        let phase = tick.mul_f64((number - 1) as f64 / count as f64);
+        let first_game =
+            live_games.start_bot_with_first_tick_delay(Arc::clone(&name), first_mode, phase)?;
         tokio::spawn(play_forever(live_games.clone(), name, first_game));
     }
     Ok(())

@@ -231,7 +231,12 @@ impl LiveGames {
         mode: GameMode,
         seed: u64,
     ) -> Result<StartedGame> {
-        let (game, replaced) = self.launch(GameOwner::Player(player.clone()), mode, seed)?;
+        let (game, replaced) = self.launch(
+            GameOwner::Player(player.clone()),
+            mode,
+            seed,
+            Duration::ZERO,
+        )?;
         let ticket = self.shared.tickets.issue(TicketGrant {
             game_id: game.id,
             player_id: player.id,
@@ -249,7 +254,19 @@ impl LiveGames {
     /// Starts a demo bot's game and returns its play session directly: bots need no ticket,
     /// and their games never go on the leaderboard.
     pub fn start_bot(&self, name: Arc<str>, mode: GameMode) -> Result<PlaySession> {
-        let (game, _) = self.launch(GameOwner::Bot(name), mode, random_seed()?)?;
+        self.start_bot_with_first_tick_delay(name, mode, Duration::ZERO)
+    }
+
+    /// [`LiveGames::start_bot`] with the first tick a tick and `delay` after the start rather
+    /// than a tick, so bots started together do not tick together: the game's ticks keep that
+    /// phase, as a real player's game keeps the phase of the moment it was started.
+    pub fn start_bot_with_first_tick_delay(
+        &self,
+        name: Arc<str>,
+        mode: GameMode,
+        delay: Duration,
+    ) -> Result<PlaySession> {
+        let (game, _) = self.launch(GameOwner::Bot(name), mode, random_seed()?, delay)?;
         Ok(game.session(game.frames.subscribe()))
     }
 
@@ -376,12 +393,13 @@ impl LiveGames {
     }
 
     /// Registers a new game and spawns its task, returning it and the owner's previous game,
-    /// which the caller must stop.
+    /// which the caller must stop. The first tick comes a tick and `first_tick_delay` after now.
     fn launch(
         &self,
         owner: GameOwner,
         mode: GameMode,
         seed: u64,
+        first_tick_delay: Duration,
     ) -> Result<(Arc<LiveGame>, Option<Arc<LiveGame>>)> {
         let settings = self.shared.settings;
         let game_id = Uuid::new_v4();
@@ -442,6 +460,7 @@ impl LiveGames {
             started_at: Utc::now(),
             turn_log: Vec::new(),
             sequence: 0,
+            first_tick_delay,
         };
         tokio::spawn(runner.run(turn_receiver, stop_receiver));
         Ok((game, replaced))
@@ -468,6 +487,8 @@ struct GameRunner {
     started_at: DateTime<Utc>,
     turn_log: Vec<LoggedTurn>,
     sequence: u64,
+    /// How much later than one tick after the start the first tick comes.
+    first_tick_delay: Duration,
 }
 
 impl GameRunner {
@@ -477,7 +498,8 @@ impl GameRunner {
         mut stop: oneshot::Receiver<GameEndReason>,
     ) {
         let tick = self.shared.settings.tick;
-        let mut ticker = tokio::time::interval_at(Instant::now() + tick, tick);
+        let mut ticker =
+            tokio::time::interval_at(Instant::now() + tick + self.first_tick_delay, tick);
         // A tick the runtime could not run on time is run late, and the next one a full tick
         // after it: spectators never get a burst of frames.
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);

@@ -429,6 +429,14 @@ async fn a_malformed_oversized_or_flooding_client_gets_an_error_message_and_a_cl
     );
     let too_big = misbehave(&context, &player, vec![Message::text(oversized)]).await;
     assert_eq!(too_big, ("message_too_big".to_owned(), CloseCode::Size));
+    // Far larger than the server reads at a time: the rest is still in the socket when the
+    // server gives up on the message, and the client must get the error and the close anyway.
+    let huge = format!(
+        "{{\"type\": \"turn\", \"direction\": \"up\", \"padding\": \"{}\"}}",
+        "x".repeat(40_000)
+    );
+    let far_too_big = misbehave(&context, &player, vec![Message::text(huge)]).await;
+    assert_eq!(far_too_big, ("message_too_big".to_owned(), CloseCode::Size));
 
     let flood = (0..100)
         .map(|index| {

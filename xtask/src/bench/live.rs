@@ -22,9 +22,10 @@
 //! would be a load the scenario does not mean to measure). The first frame of every connection
 //! is the game's current frame, sent at once, so it counts as received but not in the latency.
 //!
-//! The spectators run on a tokio runtime in this process, on the same cores as the server: their
-//! own work (reading and parsing each frame) competes with the server's and is part of the
-//! latency measured.
+//! The spectators run on a tokio runtime in this process (the release build of xtask, which
+//! `cargo xtask bench` hands the run to), on the same cores as the server: their own work
+//! (reading and parsing each frame) competes with the server's and is part of the latency
+//! measured.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
