@@ -73,6 +73,15 @@ pub struct ScoreEntry {
 }
 
 impl ScoreEntry {
+    /// A new entry's id: a UUID of version 7, which starts with the time it was made, so ids made
+    /// one after another sort one after another. The durable stores index scores by id, and with
+    /// random ids every score of a group commit landed on a page of its own in that index: a
+    /// group of 30 wrote about 30 index pages, and at submission rates most of a commit's time
+    /// went to writing them. The time an id gives away is the entry's `timestamp` anyway.
+    pub fn new_id() -> Uuid {
+        Uuid::now_v7()
+    }
+
     /// A score the player reported themselves, which the server cannot vouch for.
     pub fn self_reported(
         player: &PlayerProfile,
@@ -81,7 +90,7 @@ impl ScoreEntry {
         recorded_at: DateTime<Utc>,
     ) -> ScoreEntry {
         ScoreEntry {
-            id: Uuid::new_v4(),
+            id: ScoreEntry::new_id(),
             player_id: player.id,
             username: player.username.as_str().into(),
             score,

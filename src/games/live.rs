@@ -573,7 +573,7 @@ impl GameRunner {
             end: reason,
         };
         let entry = ScoreEntry {
-            id: Uuid::new_v4(),
+            id: ScoreEntry::new_id(),
             player_id: player.id,
             username: Arc::clone(&self.username),
             score: self.engine.score(),
