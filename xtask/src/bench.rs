@@ -45,7 +45,9 @@ Builds the release server, starts it (seeded, production settings) beside a bare
 returning the same bytes (the ceiling), and drives both with wrk in alternating rounds. Prints
 Markdown tables and writes target/bench/results.json. Needs wrk (`apt-get install -y wrk`).
 Then it runs the live scenarios (bench/live.rs): spectators on the watch channel of many bot
-games and of one, timing each frame from its tick to each spectator.
+games and of one, timing each frame from its tick to each spectator, and, when
+SNAKE_ARENA_BENCH_POSTGRES_URL names a PostgreSQL server, 100 bot games on one instance watched
+through another on the same database.
 The default run takes about nine minutes.
 
   --quick             one round of one second per measurement, and small, short live

@@ -72,11 +72,18 @@ const SETTLE: Duration = Duration::from_secs(1);
 const FLEET_MAX_P99: Duration = Duration::from_millis(10);
 const FLEET_MAX_CPU_OF_ONE_CORE: f64 = 0.25;
 const CROWD_MAX_P99: Duration = Duration::from_millis(50);
+const ACROSS_MAX_P99: Duration = Duration::from_millis(25);
 const MAX_BYTES_PER_SPECTATOR: f64 = 16.0 * 1024.0;
 
 /// The issue's fleet: 200 games with 10 spectators each.
 const ISSUE_FLEET_GAMES: usize = 200;
 const ISSUE_FLEET_SPECTATORS_PER_GAME: usize = 10;
+
+/// The replay issue's games across instances: 100, each with two spectators on the other
+/// instance (the issue names no number of spectators; two show that one frame from PostgreSQL
+/// is shared).
+const ISSUE_ACROSS_GAMES: usize = 100;
+const ACROSS_SPECTATORS_PER_GAME: usize = 2;
 
 /// How large the live scenarios are and how long they measure.
 #[derive(Clone, Debug)]
@@ -84,6 +91,9 @@ pub struct LiveOptions {
     pub fleet_games: usize,
     pub fleet_spectators_per_game: usize,
     pub crowd_spectators: usize,
+    /// Bot games on one instance, watched from another (only with PostgreSQL).
+    pub across_games: usize,
+    pub across_spectators_per_game: usize,
     /// Between the last spectator connecting and the start of the measurement window.
     pub warm_up: Duration,
     pub window: Duration,
@@ -97,6 +107,8 @@ impl LiveOptions {
             fleet_games: ISSUE_FLEET_GAMES,
             fleet_spectators_per_game: ISSUE_FLEET_SPECTATORS_PER_GAME,
             crowd_spectators: 2_000,
+            across_games: ISSUE_ACROSS_GAMES,
+            across_spectators_per_game: ACROSS_SPECTATORS_PER_GAME,
             warm_up: Duration::from_secs(2),
             window: Duration::from_secs(10),
         }
@@ -108,6 +120,8 @@ impl LiveOptions {
             fleet_games: 20,
             fleet_spectators_per_game: 5,
             crowd_spectators: 200,
+            across_games: 10,
+            across_spectators_per_game: ACROSS_SPECTATORS_PER_GAME,
             warm_up: Duration::from_millis(500),
             window: Duration::from_secs(2),
         }
@@ -232,6 +246,8 @@ pub struct LiveReport {
     rss_without_games: u64,
     fleet: LiveScenario,
     crowd: LiveScenario,
+    /// Only when a PostgreSQL server was named.
+    across: Option<LiveScenario>,
 }
 
 /// Runs the reference server, the fleet and the crowd, one after another.
@@ -254,12 +270,57 @@ pub fn measure(server: &Path, options: &LiveOptions) -> Result<LiveReport, Strin
         options,
     )?;
     let crowd = run_scenario(server, "crowd", 1, options.crowd_spectators, options)?;
+    let across = match std::env::var(super::backends::POSTGRES_URL_VARIABLE) {
+        Ok(url) if !url.is_empty() => Some(run_across_instances(server, &url, options)?),
+        _ => None,
+    };
     Ok(LiveReport {
         options: options.clone(),
         rss_without_games,
         fleet,
         crowd,
+        across,
     })
+}
+
+/// The across-instances scenario: two servers on one PostgreSQL database, the bots on the first
+/// and every spectator on the second, so each frame goes from its tick on the first instance
+/// through PostgreSQL's `LISTEN/NOTIFY` to the second, and from there to the spectators.
+fn run_across_instances(
+    binary: &Path,
+    postgres_url: &str,
+    options: &LiveOptions,
+) -> Result<LiveScenario, String> {
+    let database = super::durable_growth::fresh_postgres_database(
+        postgres_url,
+        "snake_arena_bench_live_across",
+    )?;
+    let games = options.across_games;
+    let spectators = games * options.across_spectators_per_game;
+    let mut players_arguments = server_arguments(games, spectators);
+    let mut door_arguments = server_arguments(0, spectators);
+    for arguments in [&mut players_arguments, &mut door_arguments] {
+        arguments[1] = database.clone();
+    }
+    eprintln!(
+        "bench: live across instances, {games} game(s) on one instance × {} spectators on another",
+        options.across_spectators_per_game
+    );
+    // The first migrates and seeds the database; the second finds it ready.
+    let players = BenchProcess::start_server(binary, &players_arguments)?;
+    let door = BenchProcess::start_server(binary, &door_arguments)?;
+    let door_arguments: Vec<String> = door_arguments
+        .into_iter()
+        .map(|argument| argument.replace(&database, "postgres://…"))
+        .collect();
+    watch_and_measure(
+        "across instances",
+        vec![players, door],
+        door_arguments,
+        games,
+        options.across_spectators_per_game,
+        options,
+    )
 }
 
 fn server_arguments(bots: usize, spectators: usize) -> Vec<String> {
@@ -287,8 +348,30 @@ fn run_scenario(
     let spectators = games * spectators_per_game;
     let arguments = server_arguments(games, spectators);
     eprintln!("bench: live {name}, {games} game(s) × {spectators_per_game} spectators");
-    let mut server = BenchProcess::start_server(binary, &arguments)?;
+    let server = BenchProcess::start_server(binary, &arguments)?;
+    watch_and_measure(
+        name,
+        vec![server],
+        arguments,
+        games,
+        spectators_per_game,
+        options,
+    )
+}
+
+/// Connects `spectators_per_game` spectators to each of the `games` bot games through the last
+/// of `servers` (the one whose CPU and memory are measured), measures, and stops the servers.
+fn watch_and_measure(
+    name: &'static str,
+    mut servers: Vec<BenchProcess>,
+    arguments: Vec<String>,
+    games: usize,
+    spectators_per_game: usize,
+    options: &LiveOptions,
+) -> Result<LiveScenario, String> {
+    let spectators = games * spectators_per_game;
     std::thread::sleep(SETTLE);
+    let server = servers.last().ok_or("a scenario needs a server")?;
     let rss_games_only = server.resident_bytes()?;
     let address = server.address;
 
@@ -362,7 +445,9 @@ fn run_scenario(
             rss_after_window,
         })
     })?;
-    server.check_running()?;
+    for server in &mut servers {
+        server.check_running()?;
+    }
     drop(runtime);
 
     let mut scenario = LiveScenario {
@@ -655,8 +740,7 @@ struct LiveTargetCheck {
 impl LiveReport {
     /// Scenarios that measured nothing or lost connections.
     pub fn invalid_runs(&self) -> Vec<String> {
-        [&self.fleet, &self.crowd]
-            .into_iter()
+        self.scenarios()
             .filter(|scenario| scenario.is_invalid())
             .map(|scenario| {
                 format!(
@@ -672,6 +756,12 @@ impl LiveReport {
                 )
             })
             .collect()
+    }
+
+    fn scenarios(&self) -> impl Iterator<Item = &LiveScenario> {
+        [&self.fleet, &self.crowd]
+            .into_iter()
+            .chain(self.across.as_ref())
     }
 
     fn bytes_per_game(&self) -> f64 {
@@ -697,6 +787,32 @@ impl LiveReport {
             )
         };
         let per_spectator = fleet.bytes_per_spectator().max(crowd.bytes_per_spectator());
+        let across = match &self.across {
+            Some(across) => LiveTargetCheck {
+                target: format!(
+                    "across instances: p99 tick to spectator on another instance < {} ms",
+                    ACROSS_MAX_P99.as_millis()
+                ),
+                measured: format!(
+                    "{:.2} ms ({} games × {})",
+                    across.percentile_ms(0.99),
+                    across.games,
+                    across.spectators / across.games.max(1)
+                ),
+                met: across.percentile_ms(0.99) < ACROSS_MAX_P99.as_secs_f64() * 1e3,
+            },
+            None => LiveTargetCheck {
+                target: format!(
+                    "across instances: p99 tick to spectator on another instance < {} ms",
+                    ACROSS_MAX_P99.as_millis()
+                ),
+                measured: format!(
+                    "not measured: set {} to a PostgreSQL server",
+                    super::backends::POSTGRES_URL_VARIABLE
+                ),
+                met: false,
+            },
+        };
         vec![
             LiveTargetCheck {
                 target: format!(
@@ -738,6 +854,7 @@ impl LiveReport {
                 ),
                 met: per_spectator < MAX_BYTES_PER_SPECTATOR,
             },
+            across,
         ]
     }
 
@@ -745,8 +862,8 @@ impl LiveReport {
         let mut text = String::new();
         let _ = writeln!(
             text,
-            "Live games: release servers with the in-memory store and the default tick \
-             ({} ms); spectators on the watch channel, run by this process on the same cores \
+            "Live games: release servers with the in-memory store (across instances: \
+             PostgreSQL) and the default tick ({} ms); spectators on the watch channel, run by this process on the same cores \
              as the server. Latency = the moment a spectator reads a frame − the frame's \
              `tickedAt` (same machine, same clock), over every frame ticked in a {:.0} s window \
              that starts {:.1} s after the last spectator connected; a connection's first frame \
@@ -768,7 +885,7 @@ impl LiveReport {
         text.push_str(
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
-        for scenario in [&self.fleet, &self.crowd] {
+        for scenario in self.scenarios() {
             let _ = writeln!(
                 text,
                 "| {} | {} | {} | {} | {} | {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.1} | \
@@ -807,6 +924,16 @@ impl LiveReport {
             self.fleet.arguments.join(" "),
             self.crowd.arguments.join(" ")
         );
+        if let Some(across) = &self.across {
+            let _ = writeln!(
+                text,
+                "Across instances: two servers on one PostgreSQL database, one with the row's \
+                 bot games (`--demo-bots {}`), and the spectators' instance, whose CPU and \
+                 memory the row gives: `… {}`.",
+                across.games,
+                across.arguments.join(" ")
+            );
+        }
         if !self.is_issue_fleet() {
             let _ = writeln!(
                 text,
@@ -871,6 +998,7 @@ impl LiveReport {
             "rss_bytes_per_game": round_to(self.bytes_per_game(), 1),
             "fleet": scenario_json(&self.fleet),
             "crowd": scenario_json(&self.crowd),
+            "across_instances": self.across.as_ref().map(scenario_json),
             "targets": targets,
         })
     }
