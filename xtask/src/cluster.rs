@@ -10,7 +10,8 @@
 //! one username raced across all of them gives exactly one 201; the per-account failed-login
 //! limit counts attempts made through every instance; and a game played through instance 1 is
 //! watched through nginx and through instances 2 and 3, each watcher getting the player's frames
-//! byte for byte, in order, to the final one.
+//! byte for byte, in order, to the final one; and a player who only knows nginx starts a game
+//! and plays it to its verified end through nginx.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -34,7 +35,8 @@ three release servers on it and nginx in front of them with deploy/nginx-snake-a
 (needs nginx), all on loopback, then checks through nginx and through each instance: the seed
 ran once, accounts, logouts and scores are shared at once, one username raced across the
 instances gives exactly one 201, the failed-login limit counts every instance's attempts, and a
-game played through instance 1 is watched through nginx and instances 2 and 3 (WebSockets).
+game played through instance 1 is watched through nginx and instances 2 and 3 (WebSockets),
+and one started and played through nginx reaches its verified end.
 Prints a table and exits 1 when a check fails. Everything it started is stopped at the end.";
 
 const INSTANCES: usize = 3;
@@ -309,6 +311,7 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
         one_username_one_winner(&doors)?,
         failed_logins_count_across_instances(&doors)?,
         live_game_watched_through_every_door(&doors)?,
+        live_game_played_through_nginx(&doors)?,
     ];
     drop(instances);
 
@@ -581,6 +584,65 @@ fn live_game_watched_through_every_door(doors: &[Door]) -> Result<Check, String>
         Ok(result) => Check::new(NAME, true, result),
         Err(problem) => Check::new(NAME, false, problem),
     })
+}
+
+/// A player who only knows nginx's address: the game is started through nginx and its play
+/// channel opened through nginx, which must take both to the same instance, and it ends with the
+/// verified entry.
+fn live_game_played_through_nginx(doors: &[Door]) -> Result<Check, String> {
+    const NAME: &str = "a game started and played through nginx reaches its end";
+    let nginx = doors[0];
+    let token = token_of(&send(nginx.address, &signup("nginxplayer"))?)?;
+    let started = send(
+        nginx.address,
+        &post_json(
+            "/api/games",
+            &serde_json::json!({"mode": "walls"}),
+            Some(&token),
+        ),
+    )?;
+    let started: serde_json::Value = serde_json::from_str(&started.body)
+        .map_err(|error| format!("POST /api/games: {error}: {}", started.body))?;
+    let (Some(game_id), Some(ticket)) = (started["gameId"].as_str(), started["ticket"].as_str())
+    else {
+        return Ok(Check::new(
+            NAME,
+            false,
+            format!("no game started: {started}"),
+        ));
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("a runtime for the WebSocket: {error}"))?;
+    let target = format!("/api/games/live/{game_id}/play?ticket={ticket}");
+    let played = runtime.block_on(async {
+        let url = format!("ws://{}{target}", nginx.address);
+        let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .map_err(|error| format!("the play channel through nginx: {error}"))?;
+        frames_until_closed(socket).await
+    });
+    let (frames, normal) = match played {
+        Ok(played) => played,
+        Err(problem) => return Ok(Check::new(NAME, false, problem)),
+    };
+    let last: Option<serde_json::Value> = frames
+        .last()
+        .and_then(|text| serde_json::from_str(text).ok());
+    let verified_end = last.as_ref().is_some_and(|last| {
+        last["frame"]["over"] == true && last["frame"]["entry"]["verified"] == true
+    });
+    Ok(Check::new(
+        NAME,
+        verified_end && normal,
+        format!(
+            "{} frames, closed normally: {normal}, last: {}",
+            frames.len(),
+            last.map(|last| last["frame"]["endReason"].to_string())
+                .unwrap_or_else(|| "none".to_owned())
+        ),
+    ))
 }
 
 type ClusterSocket =
