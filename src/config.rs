@@ -83,6 +83,18 @@ pub struct Config {
     )]
     pub cors_origins: Vec<String>,
 
+    /// A proxy (such as nginx in front of several instances) whose `X-Forwarded-For` header is
+    /// believed for the client's address, which the per-client limits on sign-ups and failed
+    /// logins count by. Repeat the flag, or separate addresses with commas in the environment
+    /// variable. Without it the connection's own address is the client's, and behind a proxy every
+    /// client would share the proxy's.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SNAKE_ARENA_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Largest request body accepted, in bytes; larger bodies get 413 before they are parsed.
     #[arg(long, env = "SNAKE_ARENA_MAX_BODY_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u32).range(256..=16 * 1024 * 1024))]
     pub max_body_bytes: u32,

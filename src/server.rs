@@ -202,6 +202,9 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         live_games,
         prepared_boards: crate::http::prepared::PreparedBoards::default(),
         replays,
+        client_addresses: crate::http::client_address::ClientAddresses::new(
+            config.trusted_proxies.iter().copied(),
+        ),
         channels: crate::http::channels::ChannelLimits::new(
             config.max_channels as usize,
             std::time::Duration::from_secs(u64::from(config.channel_ping_seconds)),

@@ -19,6 +19,8 @@ pub struct ServerState {
     pub prepared_boards: crate::http::prepared::PreparedBoards,
     /// Finished games: their summaries and replays.
     pub replays: crate::games::replays::Replays,
+    /// Whose `X-Forwarded-For` to believe when telling clients apart for their limits.
+    pub client_addresses: crate::http::client_address::ClientAddresses,
     /// How many channels may be open at once, and how they ping and time out.
     pub channels: crate::http::channels::ChannelLimits,
     /// The document `GET /api/openapi.json` serves, rendered once at start-up; `Bytes` so each

@@ -18,6 +18,14 @@ use crate::model::ScoreFilter;
 /// The most games `GET /api/games/active` lists: the contract's `maxItems`.
 const ACTIVE_GAMES_LISTED: usize = 100;
 
+/// The address the per-client limits count a request under (see `client_address.rs`).
+fn client_address(rqctx: &RequestContext<ServerState>) -> std::net::IpAddr {
+    rqctx
+        .context()
+        .client_addresses
+        .client_of(rqctx.request.remote_addr().ip(), rqctx.request.headers())
+}
+
 /// The server's implementation of the contract; never constructed, only named.
 pub enum SnakeArenaServer {}
 
@@ -36,7 +44,7 @@ impl SnakeArenaApi for SnakeArenaServer {
                 request.email.as_str(),
                 request.username.as_str(),
                 request.password.as_str(),
-                rqctx.request.remote_addr().ip(),
+                client_address(&rqctx),
             )
             .await?;
         Ok(HttpResponseCreated(wire::auth_response_to_wire(
@@ -55,7 +63,7 @@ impl SnakeArenaApi for SnakeArenaServer {
             .log_in(
                 request.email.as_str(),
                 request.password.as_str(),
-                rqctx.request.remote_addr().ip(),
+                client_address(&rqctx),
             )
             .await?;
         Ok(HttpResponseOk(wire::auth_response_to_wire(profile, token)?))

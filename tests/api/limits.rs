@@ -104,6 +104,53 @@ async fn failed_logins_beyond_the_client_limit_are_refused_whatever_the_account(
     assert_rate_limited(&response, retry_after);
 }
 
+/// A failed login sent as if through a proxy that says it took the request from `forwarded_for`.
+async fn fail_a_login_forwarded_for(context: &TestContext, forwarded_for: &str) -> RawResponse {
+    let email = format!("forwarded_{}@example.com", unique_suffix());
+    let response = context
+        .raw()
+        .post(context.url("/api/auth/login"))
+        .header("X-Forwarded-For", forwarded_for)
+        .json(&json!({"email": email, "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    crate::common::read_raw(response).await
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_failed_login_limit() {
+    let context = TestContext::start_with(|config| {
+        config.failed_logins_per_client_per_hour = 2;
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    for _ in 0..2 {
+        let response = fail_a_login_forwarded_for(&context, "203.0.113.7").await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    }
+    let limited = fail_a_login_forwarded_for(&context, "203.0.113.7").await;
+    assert_error(&limited, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+    // Another player behind the same proxy still has the whole allowance.
+    let other = fail_a_login_forwarded_for(&context, "203.0.113.8").await;
+    assert_eq!(other.status, StatusCode::UNAUTHORIZED);
+    // What a client writes before the proxy's entry is not believed: the proxy appended .7.
+    let spoofed = fail_a_login_forwarded_for(&context, "198.51.100.1, 203.0.113.7").await;
+    assert_error(&spoofed, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+}
+
+#[tokio::test]
+async fn without_a_trusted_proxy_x_forwarded_for_is_ignored() {
+    let context =
+        TestContext::start_with(|config| config.failed_logins_per_client_per_hour = 2).await;
+    for forwarded_for in ["203.0.113.7", "203.0.113.8"] {
+        let response = fail_a_login_forwarded_for(&context, forwarded_for).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    }
+    let limited = fail_a_login_forwarded_for(&context, "203.0.113.9").await;
+    assert_error(&limited, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+}
+
 #[tokio::test]
 async fn signups_beyond_the_client_limit_are_refused_and_failed_signups_do_not_count() {
     let context = TestContext::start_with(|config| config.signups_per_client_per_hour = 2).await;

@@ -256,6 +256,9 @@ pub fn run(arguments: &[String]) -> Result<String, String> {
         &FAILED_LOGIN_LIMIT.to_string(),
         "--hashing-queue",
         "256",
+        // As deploy/nginx-snake-arena.conf says to start the instances behind it.
+        "--trusted-proxy",
+        "127.0.0.1",
     ]
     .iter()
     .map(|argument| argument.to_string())
