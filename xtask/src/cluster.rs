@@ -557,10 +557,31 @@ const GAME_HEARD_WITHIN: Duration = Duration::from_secs(5);
 /// none twice, and ends with the final frame and a normal close.
 fn live_game_watched_through_every_door(doors: &[Door]) -> Result<Check, String> {
     const NAME: &str = "a game played through instance 1 is watched through every door";
-    let player = doors[1];
-    let token = token_of(&send(player.address, &signup("liveplayer"))?)?;
+    let (game_id, ticket) = match start_a_walls_game(doors[1], "liveplayer")? {
+        Ok(started) => started,
+        Err(problem) => return Ok(Check::new(NAME, false, problem)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| format!("a runtime for the WebSockets: {error}"))?;
+    let outcome = runtime.block_on(watch_and_play(doors, &game_id, &ticket));
+    Ok(match outcome {
+        Ok(result) => Check::new(NAME, true, result),
+        Err(problem) => Check::new(NAME, false, problem),
+    })
+}
+
+/// Signs `username` up through `door` and starts a `walls` game there: the game's id and its
+/// play ticket, or (inner `Err`) what the server answered instead.
+fn start_a_walls_game(
+    door: Door,
+    username: &str,
+) -> Result<Result<(String, String), String>, String> {
+    let token = token_of(&send(door.address, &signup(username))?)?;
     let started = send(
-        player.address,
+        door.address,
         &post_json(
             "/api/games",
             &serde_json::json!({"mode": "walls"}),
@@ -569,24 +590,12 @@ fn live_game_watched_through_every_door(doors: &[Door]) -> Result<Check, String>
     )?;
     let started: serde_json::Value = serde_json::from_str(&started.body)
         .map_err(|error| format!("POST /api/games: {error}: {}", started.body))?;
-    let (Some(game_id), Some(ticket)) = (started["gameId"].as_str(), started["ticket"].as_str())
-    else {
-        return Ok(Check::new(
-            NAME,
-            false,
-            format!("no game started: {started}"),
-        ));
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|error| format!("a runtime for the WebSockets: {error}"))?;
-    let outcome = runtime.block_on(watch_and_play(doors, game_id, ticket));
-    Ok(match outcome {
-        Ok(result) => Check::new(NAME, true, result),
-        Err(problem) => Check::new(NAME, false, problem),
-    })
+    Ok(
+        match (started["gameId"].as_str(), started["ticket"].as_str()) {
+            (Some(game_id), Some(ticket)) => Ok((game_id.to_owned(), ticket.to_owned())),
+            _ => Err(format!("no game started: {started}")),
+        },
+    )
 }
 
 /// A player who only knows nginx's address: the game is started through nginx and its play
@@ -595,24 +604,9 @@ fn live_game_watched_through_every_door(doors: &[Door]) -> Result<Check, String>
 fn live_game_played_through_nginx(doors: &[Door]) -> Result<Check, String> {
     const NAME: &str = "a game started and played through nginx reaches its end";
     let nginx = doors[0];
-    let token = token_of(&send(nginx.address, &signup("nginxplayer"))?)?;
-    let started = send(
-        nginx.address,
-        &post_json(
-            "/api/games",
-            &serde_json::json!({"mode": "walls"}),
-            Some(&token),
-        ),
-    )?;
-    let started: serde_json::Value = serde_json::from_str(&started.body)
-        .map_err(|error| format!("POST /api/games: {error}: {}", started.body))?;
-    let (Some(game_id), Some(ticket)) = (started["gameId"].as_str(), started["ticket"].as_str())
-    else {
-        return Ok(Check::new(
-            NAME,
-            false,
-            format!("no game started: {started}"),
-        ));
+    let (game_id, ticket) = match start_a_walls_game(nginx, "nginxplayer")? {
+        Ok(started) => started,
+        Err(problem) => return Ok(Check::new(NAME, false, problem)),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -620,6 +614,8 @@ fn live_game_played_through_nginx(doors: &[Door]) -> Result<Check, String> {
         .map_err(|error| format!("a runtime for the WebSocket: {error}"))?;
     let target = format!("/api/games/live/{game_id}/play?ticket={ticket}");
     let played = runtime.block_on(async {
+        // Not `open_channel`, which tries again on a 404: another try could reach the right
+        // instance by luck and hide the very fault this check is for.
         let url = format!("ws://{}{target}", nginx.address);
         let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
             .await

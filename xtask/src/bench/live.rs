@@ -257,7 +257,8 @@ pub fn measure(server: &Path, options: &LiveOptions) -> Result<LiveReport, Strin
     raise_open_file_limit(most_spectators as u64 * 2 + 256)?;
 
     eprintln!("bench: live, a server with no bot games (the reference for memory per game)");
-    let reference = BenchProcess::start_server(server, &server_arguments(0, most_spectators))?;
+    let reference =
+        BenchProcess::start_server(server, &server_arguments("memory", 0, most_spectators))?;
     std::thread::sleep(SETTLE);
     let rss_without_games = reference.resident_bytes()?;
     drop(reference);
@@ -297,11 +298,8 @@ fn run_across_instances(
     )?;
     let games = options.across_games;
     let spectators = games * options.across_spectators_per_game;
-    let mut players_arguments = server_arguments(games, spectators);
-    let mut door_arguments = server_arguments(0, spectators);
-    for arguments in [&mut players_arguments, &mut door_arguments] {
-        arguments[1] = database.clone();
-    }
+    let players_arguments = server_arguments(&database, games, spectators);
+    let door_arguments = server_arguments(&database, 0, spectators);
     eprintln!(
         "bench: live across instances, {games} game(s) on one instance × {} spectators on another",
         options.across_spectators_per_game
@@ -323,10 +321,10 @@ fn run_across_instances(
     )
 }
 
-fn server_arguments(bots: usize, spectators: usize) -> Vec<String> {
+fn server_arguments(database_url: &str, bots: usize, spectators: usize) -> Vec<String> {
     [
         "--database-url",
-        "memory",
+        database_url,
         "--demo-bots",
         &bots.to_string(),
         "--max-live-games",
@@ -346,7 +344,7 @@ fn run_scenario(
     options: &LiveOptions,
 ) -> Result<LiveScenario, String> {
     let spectators = games * spectators_per_game;
-    let arguments = server_arguments(games, spectators);
+    let arguments = server_arguments("memory", games, spectators);
     eprintln!("bench: live {name}, {games} game(s) × {spectators_per_game} spectators");
     let server = BenchProcess::start_server(binary, &arguments)?;
     watch_and_measure(
