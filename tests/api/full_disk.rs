@@ -131,13 +131,13 @@ async fn on_a_full_disk_writes_get_503_reads_go_on_nothing_is_half_written_and_w
         break;
     }
     let refused = refused.expect("the full disk refuses a write within 2,000");
-    let refused_email = "refused@example.com";
+    let refused_signup = serde_json::json!({
+        "email": "refused@example.com",
+        "username": "refused_player",
+        "password": "correct horse battery",
+    });
     let signup = server
-        .raw_post_json(
-            "/api/auth/signup",
-            &serde_json::json!({"email": refused_email, "username": "refused_player", "password": "correct horse battery"}),
-            None,
-        )
+        .raw_post_json("/api/auth/signup", &refused_signup, None)
         .await;
     assert_error(
         &signup,
@@ -161,11 +161,7 @@ async fn on_a_full_disk_writes_get_503_reads_go_on_nothing_is_half_written_and_w
     // The refused sign-up left no account (this one would be 409 otherwise), and the refused
     // score is not on the board.
     let signup = server
-        .raw_post_json(
-            "/api/auth/signup",
-            &serde_json::json!({"email": refused_email, "username": "refused_player", "password": "correct horse battery"}),
-            None,
-        )
+        .raw_post_json("/api/auth/signup", &refused_signup, None)
         .await;
     assert_eq!(signup.status, StatusCode::CREATED, "{signup:?}");
     let board = walls_board(&server).await;
