@@ -205,6 +205,7 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
         client_addresses: crate::http::client_address::ClientAddresses::new(
             config.trusted_proxies.iter().copied(),
         ),
+        watched_games: crate::http::spectators::WatchedGames::default(),
         channels: crate::http::channels::ChannelLimits::new(
             config.max_channels as usize,
             std::time::Duration::from_secs(u64::from(config.channel_ping_seconds)),

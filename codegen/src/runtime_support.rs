@@ -4,8 +4,8 @@
 //!
 //! The generator copies this file verbatim into its output as `mod support`, so the generated
 //! code depends on nothing but dropshot, schemars, serde, serde_json, regex-lite, uuid, chrono,
-//! async-trait, futures, bytes, tokio (its clock) and tokio-tungstenite. It is not compiled as part of the generator crate
-//! itself.
+//! async-trait, futures, bytes, tokio (its clock and sockets), socket2 and tokio-tungstenite. It
+//! is not compiled as part of the generator crate itself.
 
 use std::fmt;
 
@@ -671,6 +671,9 @@ pub enum ChannelError {
     InvalidClientMessage(String),
     /// A server message could not be written as JSON.
     Serialize(serde_json::Error),
+    /// The upgraded connection is not a plain TCP connection (it is TLS), which channels need
+    /// to share a socket between tasks.
+    NotPlainTcp,
 }
 
 impl fmt::Display for ChannelError {
@@ -679,11 +682,18 @@ impl fmt::Display for ChannelError {
             Self::WebSocket(error) => write!(f, "the WebSocket failed: {error}"),
             Self::InvalidClientMessage(detail) => write!(f, "invalid client message: {detail}"),
             Self::Serialize(error) => write!(f, "a server message is not serializable: {error}"),
+            Self::NotPlainTcp => write!(f, "channels are served over plain TCP only, not TLS"),
         }
     }
 }
 
 impl std::error::Error for ChannelError {}
+
+impl From<std::io::Error> for ChannelError {
+    fn from(error: std::io::Error) -> Self {
+        Self::WebSocket(tokio_tungstenite::tungstenite::Error::Io(error))
+    }
+}
 
 impl From<tokio_tungstenite::tungstenite::Error> for ChannelError {
     fn from(error: tokio_tungstenite::tungstenite::Error) -> Self {
@@ -694,7 +704,10 @@ impl From<tokio_tungstenite::tungstenite::Error> for ChannelError {
 /// The upgraded connection of one channel, typed by the contract: `receive` reads the client's
 /// messages as `Client`, `send` writes `Server` messages, both as JSON text frames.
 pub struct Channel<Client, Server> {
-    stream: tokio_tungstenite::WebSocketStream<dropshot::WebsocketConnectionRaw>,
+    stream: tokio_tungstenite::WebSocketStream<ChannelSocket>,
+    /// The socket's outgoing side, shared with the stream and with every [`FrameWriter`] handed
+    /// out, so the channel can write out what they queued while it waits for the client.
+    outbox: std::sync::Arc<Outbox>,
     /// When the client was last heard from (any frame, pongs included), so a conversation can
     /// close a peer that has gone silent.
     last_heard: tokio::time::Instant,
@@ -740,14 +753,20 @@ where
         Finished: std::future::Future<Output = Result<(), ChannelError>> + Send + 'static,
     {
         upgrade.handle(move |connection| async move {
+            let Ok((socket, unread)) = connection.into_inner().into_tcp_stream() else {
+                return Err(ChannelError::NotPlainTcp.into());
+            };
+            let socket = ChannelSocket::new(socket, unread);
+            let outbox = std::sync::Arc::clone(&socket.outbox);
             let stream = tokio_tungstenite::WebSocketStream::from_raw_socket(
-                connection.into_inner(),
+                socket,
                 tokio_tungstenite::tungstenite::protocol::Role::Server,
                 Some(channel_config()),
             )
             .await;
             conversation(Self {
                 stream,
+                outbox,
                 last_heard: tokio::time::Instant::now(),
                 messages: std::marker::PhantomData,
             })
@@ -781,6 +800,16 @@ where
         Ok(())
     }
 
+    /// A handle through which another task writes messages prepared once for many channels
+    /// (a live game's frame, written to each of its spectators) straight to this connection's
+    /// socket, without waking this channel's task; what the socket does not take at once, this
+    /// channel writes out while it waits in [`Channel::receive`].
+    pub fn frame_writer(&self) -> FrameWriter {
+        FrameWriter {
+            outbox: std::sync::Arc::downgrade(&self.outbox),
+        }
+    }
+
     /// Sends a ping; the client's pong counts as hearing from it.
     pub async fn ping(&mut self) -> Result<(), ChannelError> {
         use futures::SinkExt;
@@ -804,7 +833,14 @@ where
         use futures::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
         loop {
-            let message = match self.stream.next().await? {
+            // While it waits for the client, the channel writes out what frame writers queued
+            // for it; it cannot fail otherwise, only when the socket does.
+            let next = tokio::select! {
+                biased;
+                failure = self.outbox.keep_writing() => return Some(Err(failure.into())),
+                next = self.stream.next() => next?,
+            };
+            let message = match next {
                 Ok(message) => message,
                 Err(error) => return Some(Err(error.into())),
             };
@@ -840,6 +876,8 @@ where
     ) -> Result<(), ChannelError> {
         use futures::StreamExt;
         use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        // Nothing may follow the close frame: frame writers' messages are refused from now on.
+        self.outbox.refuse_shared_messages();
         self.stream
             .close(Some(CloseFrame {
                 code,
@@ -876,7 +914,7 @@ const MAX_DISCARDED_BYTES: usize = 64 * 1024;
 
 /// Reads and drops what the client sends until it closes, fails or has sent
 /// [`MAX_DISCARDED_BYTES`].
-async fn discard_unread(stream: &mut dropshot::WebsocketConnectionRaw) {
+async fn discard_unread(stream: &mut ChannelSocket) {
     use tokio::io::AsyncReadExt;
     let mut buffer = [0u8; 1024];
     let mut discarded = 0;
@@ -891,6 +929,324 @@ async fn discard_unread(stream: &mut dropshot::WebsocketConnectionRaw) {
 /// How long a channel waits for the client's answer to its close frame before it drops the
 /// connection anyway.
 pub const CLOSE_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The send buffer a channel asks the kernel for (Linux reserves twice as much). A channel sends
+/// a few KiB a second, so this is ample on any link; left to itself, the kernel lets the buffer
+/// of a client that stops reading grow to megabytes, and a crowd of such clients would hold the
+/// machine's memory, while a bounded buffer makes the server notice and skip frames instead.
+const CHANNEL_SEND_BUFFER_BYTES: usize = 16 * 1024;
+
+/// The socket under a channel's WebSocket. The channel's own task reads it and writes through
+/// it (replies, pings, its messages, the close) by way of tungstenite; other tasks write whole
+/// messages prepared once for many channels through a [`FrameWriter`]. Both go through one
+/// [`Outbox`], so every hand-over reaches the socket whole and in order.
+pub struct ChannelSocket {
+    read: tokio::net::tcp::OwnedReadHalf,
+    /// Bytes the client sent right after its upgrade request, read along with the request;
+    /// they are read before the socket.
+    unread: bytes::Bytes,
+    outbox: std::sync::Arc<Outbox>,
+}
+
+impl ChannelSocket {
+    fn new(socket: tokio::net::TcpStream, unread: bytes::Bytes) -> Self {
+        // Should this fail, the socket keeps the kernel's default, which only costs memory.
+        let _ = socket2::SockRef::from(&socket).set_send_buffer_size(CHANNEL_SEND_BUFFER_BYTES);
+        let (read, write) = socket.into_split();
+        Self {
+            read,
+            // Even empty, `unread` may be a slice of the whole HTTP read buffer, which it would
+            // keep for the connection's life.
+            unread: if unread.is_empty() {
+                bytes::Bytes::new()
+            } else {
+                unread
+            },
+            outbox: std::sync::Arc::new(Outbox {
+                socket: write,
+                queue: std::sync::Mutex::new(OutboxQueue::default()),
+                channel_task: futures::task::AtomicWaker::new(),
+            }),
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for ChannelSocket {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if !self.unread.is_empty() {
+            let taken = self.unread.len().min(buf.remaining());
+            let unread = self.unread.split_to(taken);
+            buf.put_slice(&unread);
+            if self.unread.is_empty() {
+                self.unread = bytes::Bytes::new();
+            }
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.read).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for ChannelSocket {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        // Always taken whole (what the socket does not take waits in the queue), so a message
+        // tungstenite writes is one hand-over; its flush, which follows every message, waits
+        // until the queue is written out, which bounds the queue.
+        std::task::Poll::Ready(
+            self.outbox
+                .write_or_queue(buf, HandOver::Channel, |from| {
+                    bytes::Bytes::copy_from_slice(&buf[from..])
+                })
+                .map(|_| buf.len()),
+        )
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.outbox.poll_write_queued(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        // The socket's writing side is shut when the channel drops it; here everything queued
+        // is written out first.
+        self.outbox.poll_write_queued(cx)
+    }
+}
+
+/// The outgoing side of a channel's socket: bytes are written at once as far as the socket takes
+/// them, and the rest waits, in order, for the channel's task to write it out.
+struct Outbox {
+    socket: tokio::net::tcp::OwnedWriteHalf,
+    queue: std::sync::Mutex<OutboxQueue>,
+    /// The channel's task, woken when bytes are queued for it to write out.
+    channel_task: futures::task::AtomicWaker,
+}
+
+#[derive(Default)]
+struct OutboxQueue {
+    waiting: std::collections::VecDeque<bytes::Bytes>,
+    waiting_bytes: usize,
+    /// Set once the channel has sent its close frame, after which no shared message may follow.
+    refuses_shared_messages: bool,
+    /// Why the socket failed, once it has: every later write fails the same way.
+    failure: Option<std::io::ErrorKind>,
+}
+
+/// Who hands bytes to an [`Outbox`].
+#[derive(Clone, Copy)]
+enum HandOver {
+    /// The channel itself (through tungstenite): always taken.
+    Channel,
+    /// A [`FrameWriter`]: refused once the channel has sent its close frame, and skipped when
+    /// more than `max_waiting` bytes (if given) already wait.
+    Shared { max_waiting: Option<usize> },
+}
+
+/// What became of a message handed to a [`FrameWriter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Written to the socket, or queued behind what the socket has not taken yet.
+    Accepted,
+    /// Left out: the connection has more than the allowed bytes still waiting (its client reads
+    /// too slowly), so this message would only add to them.
+    Skipped,
+    /// The channel has ended, is closing, or its socket failed: nothing more can go to it.
+    Gone,
+}
+
+impl Outbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutboxQueue> {
+        // The lock is held only around non-blocking writes that cannot panic halfway through a
+        // change to the queue, so a poisoned lock still holds a consistent queue.
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes `bytes` to the socket as far as it takes them now and queues the rest, made by
+    /// `rest_from(offset)`, behind anything queued before it.
+    fn write_or_queue(
+        &self,
+        bytes: &[u8],
+        from: HandOver,
+        rest_from: impl FnOnce(usize) -> bytes::Bytes,
+    ) -> std::io::Result<Delivery> {
+        let mut queue = self.lock();
+        if let Some(kind) = queue.failure {
+            return Err(kind.into());
+        }
+        if let HandOver::Shared { max_waiting } = from {
+            if queue.refuses_shared_messages {
+                return Ok(Delivery::Gone);
+            }
+            if max_waiting.is_some_and(|max_waiting| queue.waiting_bytes > max_waiting) {
+                return Ok(Delivery::Skipped);
+            }
+        }
+        let mut written = 0;
+        if queue.waiting.is_empty() {
+            while written < bytes.len() {
+                match self.socket.try_write(&bytes[written..]) {
+                    Ok(0) => return Err(Self::fail(&mut queue, std::io::ErrorKind::WriteZero)),
+                    Ok(count) => written += count,
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(error) => return Err(Self::fail(&mut queue, error.kind())),
+                }
+            }
+            if written == bytes.len() {
+                return Ok(Delivery::Accepted);
+            }
+        }
+        let rest = rest_from(written);
+        queue.waiting_bytes += rest.len();
+        queue.waiting.push_back(rest);
+        drop(queue);
+        self.channel_task.wake();
+        Ok(Delivery::Accepted)
+    }
+
+    fn fail(queue: &mut OutboxQueue, kind: std::io::ErrorKind) -> std::io::Error {
+        queue.failure = Some(kind);
+        queue.waiting.clear();
+        queue.waiting_bytes = 0;
+        kind.into()
+    }
+
+    /// Writes the queue out: ready once it is empty, pending while the socket takes no more.
+    fn poll_write_queued(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use bytes::Buf;
+        loop {
+            let mut queue = self.lock();
+            if let Some(kind) = queue.failure {
+                return std::task::Poll::Ready(Err(kind.into()));
+            }
+            let Some(front) = queue.waiting.front() else {
+                return std::task::Poll::Ready(Ok(()));
+            };
+            match self.socket.try_write(front) {
+                Ok(0) => {
+                    let error = Self::fail(&mut queue, std::io::ErrorKind::WriteZero);
+                    return std::task::Poll::Ready(Err(error));
+                }
+                Ok(count) => {
+                    queue.waiting_bytes -= count;
+                    if let Some(front) = queue.waiting.front_mut() {
+                        front.advance(count);
+                        if front.is_empty() {
+                            queue.waiting.pop_front();
+                        }
+                    }
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                    drop(queue);
+                    // Only the channel's task waits for the socket to drain (frame writers only
+                    // try), so the one waker the socket keeps for writing is always its own.
+                    match self.socket.as_ref().poll_write_ready(cx) {
+                        std::task::Poll::Ready(Ok(())) => continue,
+                        std::task::Poll::Ready(Err(error)) => {
+                            let error = Self::fail(&mut self.lock(), error.kind());
+                            return std::task::Poll::Ready(Err(error));
+                        }
+                        std::task::Poll::Pending => return std::task::Poll::Pending,
+                    }
+                }
+                Err(error) => {
+                    let error = Self::fail(&mut queue, error.kind());
+                    return std::task::Poll::Ready(Err(error));
+                }
+            }
+        }
+    }
+
+    /// Writes out whatever is queued, whenever it is, for as long as the socket works: it
+    /// finishes only with the socket's failure.
+    async fn keep_writing(&self) -> std::io::Error {
+        std::future::poll_fn(|cx| {
+            // Registered before the queue is looked at, so bytes queued after the look wake it.
+            self.channel_task.register(cx.waker());
+            match self.poll_write_queued(cx) {
+                std::task::Poll::Ready(Err(error)) => std::task::Poll::Ready(error),
+                _ => std::task::Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    fn refuse_shared_messages(&self) {
+        self.lock().refuses_shared_messages = true;
+    }
+}
+
+/// A server message framed for WebSocket once, to be written as it is to many connections: a
+/// server's frames are not masked, so the bytes are the same for every client.
+#[derive(Debug, Clone)]
+pub struct PreparedMessage(bytes::Bytes);
+
+impl PreparedMessage {
+    /// A text message of `json`, which must be a server message of the channels it is written to
+    /// as JSON.
+    pub fn text(json: &[u8]) -> Result<Self, ChannelError> {
+        std::str::from_utf8(json).map_err(|error| {
+            ChannelError::Serialize(serde::ser::Error::custom(format!(
+                "a prepared message is not UTF-8: {error}"
+            )))
+        })?;
+        // RFC 6455 section 5.2: FIN and the text opcode, then the payload length in 7 bits, or
+        // 126 and 16 bits, or 127 and 64 bits, with no mask.
+        let mut frame = bytes::BytesMut::with_capacity(json.len() + 10);
+        frame.extend_from_slice(&[0x81]);
+        match json.len() {
+            length @ 0..=125 => frame.extend_from_slice(&[length as u8]),
+            length @ 126..=0xFFFF => {
+                frame.extend_from_slice(&[126]);
+                frame.extend_from_slice(&(length as u16).to_be_bytes());
+            }
+            length => {
+                frame.extend_from_slice(&[127]);
+                frame.extend_from_slice(&(length as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(json);
+        Ok(Self(frame.freeze()))
+    }
+}
+
+/// Writes prepared messages to one channel's connection from any task. It does not keep the
+/// connection open: once the channel has ended, every message is [`Delivery::Gone`].
+#[derive(Clone)]
+pub struct FrameWriter {
+    outbox: std::sync::Weak<Outbox>,
+}
+
+impl FrameWriter {
+    /// Writes `message` to the connection at once as far as its socket takes it; the rest waits
+    /// for the channel's task to write it out. A message is skipped when more than `max_waiting`
+    /// bytes already wait, unless it `must_arrive` (a game's final frame).
+    pub fn write(&self, message: &PreparedMessage, max_waiting: usize, must_arrive: bool) -> Delivery {
+        let Some(outbox) = self.outbox.upgrade() else {
+            return Delivery::Gone;
+        };
+        let max_waiting = (!must_arrive).then_some(max_waiting);
+        outbox
+            .write_or_queue(&message.0, HandOver::Shared { max_waiting }, |from| {
+                message.0.slice(from..)
+            })
+            .unwrap_or(Delivery::Gone)
+    }
+}
 
 /// The schema of a message type, as a reference to its component.
 pub fn message_schema<T: schemars::JsonSchema>(

@@ -162,7 +162,7 @@ impl FrameChannel {
             last_sequence: None,
             finished: false,
             resynchronisations: 0,
-            _spectator_slot: None,
+            spectator_slot: None,
         }
     }
 
@@ -171,7 +171,7 @@ impl FrameChannel {
     pub(crate) fn subscribe_as_spectator(&self, max: usize) -> Result<Subscription, Error> {
         let slot = SpectatorSlot::take(&self.spectators, max)?;
         let mut subscription = self.subscribe();
-        subscription._spectator_slot = Some(slot);
+        subscription.spectator_slot = Some(slot);
         Ok(subscription)
     }
 
@@ -188,8 +188,10 @@ fn encode(encoder: &FrameEncoder, frame: Frame) -> SharedFrame {
     }
 }
 
-/// One of a game's spectator places, given back when the subscription is dropped.
-struct SpectatorSlot(Arc<AtomicUsize>);
+/// One of a game's spectator places, given back when it is dropped (with the subscription that
+/// holds it, or on its own once taken from it).
+#[derive(Debug)]
+pub struct SpectatorSlot(Arc<AtomicUsize>);
 
 impl SpectatorSlot {
     fn take(spectators: &Arc<AtomicUsize>, max: usize) -> Result<SpectatorSlot, Error> {
@@ -217,7 +219,7 @@ pub struct Subscription {
     last_sequence: Option<u64>,
     finished: bool,
     resynchronisations: u64,
-    _spectator_slot: Option<SpectatorSlot>,
+    spectator_slot: Option<SpectatorSlot>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -256,6 +258,13 @@ impl Subscription {
                 }
             }
         }
+    }
+
+    /// The spectator place this subscription holds, if it is a spectator's, to be held apart
+    /// from it: a spectator whose frames reach it another way (shared with the other spectators
+    /// of the game) keeps its place for as long as it watches.
+    pub fn take_spectator_slot(&mut self) -> Option<SpectatorSlot> {
+        self.spectator_slot.take()
     }
 
     /// How often this subscriber fell too far behind and jumped to the latest frame.

@@ -22,6 +22,7 @@ use crate::games::replays::{ReplaySpeed, ReplayStream};
 use crate::http::context::ServerState;
 use crate::http::error::ApiError;
 use crate::http::frames::error_message;
+use crate::http::spectators::Watching;
 use crate::http::wire;
 
 /// Client messages one connection may send in a second; a player turns a few times a second
@@ -89,6 +90,20 @@ impl FrameSource for Subscription {
     }
 }
 
+/// A spectator's frames are written by its game's writer; the channel only learns when the
+/// game is over.
+impl FrameSource for Watching {
+    async fn next_frame(&mut self) -> Option<Result<SharedFrame, FrameSourceFailure>> {
+        match self.game_over().await {
+            Ok(()) => None,
+            Err(_) => Some(Err(FrameSourceFailure {
+                code: "frames_stopped",
+                detail: "the game's frames stopped before its final frame".to_owned(),
+            })),
+        }
+    }
+}
+
 impl FrameSource for ReplayStream {
     async fn next_frame(&mut self) -> Option<Result<SharedFrame, FrameSourceFailure>> {
         let frame = self.next().await?;
@@ -147,16 +162,22 @@ pub async fn games_watch(
     let state = rqctx.context();
     let game_id = path.into_inner().game_id;
     let slot = state.channels.admit()?;
-    let frames = state.live_games.watch(game_id)?;
+    let mut frames = state.live_games.watch(game_id)?;
+    // The place is held for as long as the channel lasts; the frames come from the game's
+    // writer, which `frames` starts if the game has none yet.
+    let spectator_slot = frames.take_spectator_slot();
+    let watched_games = state.watched_games.clone();
     let limits = state.channels.clone();
     let log = rqctx.log.clone();
     Ok(channels::GamesWatch::accept(
         upgrade,
         move |connection| async move {
             let _slot = slot;
+            let _spectator_slot = spectator_slot;
+            let watching = watched_games.watch(game_id, frames, connection.frame_writer());
             converse(
                 connection,
-                frames,
+                watching,
                 limits,
                 log,
                 |_: support::NoClientMessages| {},

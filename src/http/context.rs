@@ -21,6 +21,8 @@ pub struct ServerState {
     pub replays: crate::games::replays::Replays,
     /// Whose `X-Forwarded-For` to believe when telling clients apart for their limits.
     pub client_addresses: crate::http::client_address::ClientAddresses,
+    /// The games watched here, each with the task that writes its frames to its spectators.
+    pub watched_games: crate::http::spectators::WatchedGames,
     /// How many channels may be open at once, and how they ping and time out.
     pub channels: crate::http::channels::ChannelLimits,
     /// The document `GET /api/openapi.json` serves, rendered once at start-up; `Bytes` so each

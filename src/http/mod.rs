@@ -18,5 +18,6 @@ pub mod error;
 pub mod frames;
 pub mod policy;
 pub mod prepared;
+pub mod spectators;
 pub mod web;
 pub mod wire;

@@ -11,6 +11,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use snake_arena_server::http::spectators::MAX_SPECTATORS_PER_WRITER;
+
 use crate::common::{SignedUpPlayer, TestContext, types};
 
 /// A tick short enough for a whole game to take a fraction of a second.
@@ -32,7 +34,10 @@ enum Received {
     Closed(Option<CloseCode>),
 }
 
-async fn receive(socket: &mut Socket) -> Received {
+async fn receive<Io>(socket: &mut WebSocketStream<Io>) -> Received
+where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     loop {
         match socket.next().await {
             Some(Ok(Message::Text(text))) => {
@@ -50,9 +55,12 @@ async fn receive(socket: &mut Socket) -> Received {
 }
 
 /// Every frame until the server closes, with the frames' texts, and the close code.
-pub(crate) async fn frames_until_closed(
-    socket: &mut Socket,
-) -> (Vec<(types::GameFrame, String)>, CloseCode) {
+pub(crate) async fn frames_until_closed<Io>(
+    socket: &mut WebSocketStream<Io>,
+) -> (Vec<(types::GameFrame, String)>, CloseCode)
+where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut frames = Vec::new();
     loop {
         match receive(socket).await {
@@ -212,6 +220,160 @@ async fn two_spectators_receive_exactly_the_player_s_frames_in_order_none_missin
         );
         assert!(watched.last().expect("frames").0.over);
     }
+}
+
+async fn watch(context: &TestContext, game_id: &uuid::Uuid) -> Socket {
+    let upgraded = context
+        .client()
+        .games_watch(game_id)
+        .await
+        .expect("the watch channel opens");
+    socket_of(upgraded).await
+}
+
+/// A spectator's first frame (the game's current one), read as soon as its channel opens, so
+/// that a crowd has joined before any of it reads the rest.
+async fn first_frame_of(socket: &mut Socket) -> (types::GameFrame, String) {
+    match receive(socket).await {
+        Received::Message(message, text) => (message.frame.expect("a frame"), text),
+        Received::Closed(code) => panic!("closed before the first frame: {code:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_crowd_too_big_for_one_writer_each_get_every_frame_from_the_one_they_joined_at() {
+    let context = TestContext::start_with(|config| {
+        config.game_tick_ms = 20;
+        config.demo_bots = 0;
+    })
+    .await;
+    let player = context.sign_up_fresh_player().await;
+    // A pass-through game left alone never ends by itself: the snake goes straight on and wraps.
+    let started = start_game(&player, types::GameMode::PassThrough).await;
+    let mut player_socket = play(&context, &started).await;
+    let crowd = MAX_SPECTATORS_PER_WRITER + MAX_SPECTATORS_PER_WRITER / 4;
+    let mut spectators = Vec::new();
+    for _ in 0..crowd {
+        let mut socket = watch(&context, &started.game_id).await;
+        let first = first_frame_of(&mut socket).await;
+        spectators.push((socket, first));
+    }
+    // Starting another game ends the watched one with a final frame.
+    start_game(&player, types::GameMode::PassThrough).await;
+
+    let (played, _) = frames_until_closed(&mut player_socket).await;
+    let watched = futures::future::join_all(spectators.into_iter().map(
+        |(mut socket, first)| async move {
+            let (rest, close) = frames_until_closed(&mut socket).await;
+            (first, rest, close)
+        },
+    ))
+    .await;
+    for (first, rest, close) in watched {
+        assert_eq!(close, CloseCode::Normal);
+        let watched_texts: Vec<&String> = std::iter::once(&first.1)
+            .chain(rest.iter().map(|(_, text)| text))
+            .collect();
+        let played_from_there: Vec<&String> = played
+            .iter()
+            .filter(|(frame, _)| frame.sequence >= first.0.sequence)
+            .map(|(_, text)| text)
+            .collect();
+        assert_eq!(
+            watched_texts, played_from_there,
+            "each spectator gets the player's frames, byte for byte, from the one it joined at"
+        );
+    }
+}
+
+/// A watch channel over a socket that takes little at a time: its receive buffer is a few
+/// KiB, so what its client does not read soon backs up into the server.
+async fn watch_through_a_small_window(
+    context: &TestContext,
+    game_id: &uuid::Uuid,
+) -> WebSocketStream<tokio::net::TcpStream> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address: std::net::SocketAddr = context
+        .base_url()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("a socket address");
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("a small receive buffer");
+    let mut stream = socket.connect(address).await.expect("the server accepts");
+    let handshake = format!(
+        "GET /api/games/live/{game_id}/watch HTTP/1.1\r\nHost: {address}\r\n\
+         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    stream
+        .write_all(handshake.as_bytes())
+        .await
+        .expect("the handshake is sent");
+    // The answer's head, a byte at a time so that no frame is read with it.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(stream.read_u8().await.expect("the answer's head"));
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    WebSocketStream::from_raw_socket(stream, Role::Client, None).await
+}
+
+#[tokio::test]
+async fn a_spectator_who_reads_too_slowly_misses_frames_without_holding_up_another_and_still_gets_the_final_one()
+ {
+    let context = TestContext::start_with(|config| {
+        config.game_tick_ms = 1;
+        config.demo_bots = 0;
+    })
+    .await;
+    let player = context.sign_up_fresh_player().await;
+    let started = start_game(&player, types::GameMode::PassThrough).await;
+    let mut slow = watch_through_a_small_window(&context, &started.game_id).await;
+    let mut prompt = watch(&context, &started.game_id).await;
+    // Far more frames than the slow spectator's socket and its queue in the server hold.
+    let mut read_promptly = vec![first_frame_of(&mut prompt).await.0];
+    while read_promptly.len() < 3000 {
+        match receive(&mut prompt).await {
+            Received::Message(message, _) => read_promptly.push(message.frame.expect("a frame")),
+            Received::Closed(code) => panic!("the game ended early: {code:?}"),
+        }
+    }
+    start_game(&player, types::GameMode::PassThrough).await;
+    let (rest, close) = frames_until_closed(&mut prompt).await;
+    assert_eq!(close, CloseCode::Normal);
+    read_promptly.extend(rest.into_iter().map(|(frame, _)| frame));
+    let sequences: Vec<i64> = read_promptly.iter().map(|frame| frame.sequence).collect();
+    assert!(
+        sequences.windows(2).all(|pair| pair[1] == pair[0] + 1),
+        "a spectator who keeps up misses nothing"
+    );
+
+    let (read_slowly, close) = frames_until_closed(&mut slow).await;
+    assert_eq!(close, CloseCode::Normal);
+    let slow_sequences: Vec<i64> = read_slowly
+        .iter()
+        .map(|(frame, _)| frame.sequence)
+        .collect();
+    assert!(
+        slow_sequences.windows(2).all(|pair| pair[1] > pair[0]),
+        "frames arrive in order and never twice"
+    );
+    assert!(
+        slow_sequences.len() < sequences.len(),
+        "the slow spectator missed frames: it got {} of {}",
+        slow_sequences.len(),
+        sequences.len()
+    );
+    let last = read_slowly.last().expect("frames").0.clone();
+    assert!(last.over, "the final frame reaches the slow spectator too");
+    assert_eq!(Some(last.sequence), sequences.last().copied());
 }
 
 #[tokio::test]

@@ -100,6 +100,32 @@ impl WebsocketConnection {
     }
 }
 
+// Snake Arena patch: the TCP socket under a plain-HTTP upgrade, so that a
+// server can write to one socket from several tasks (a frame shared by many
+// spectators is written to each from one task) without a lock around the
+// whole connection.
+impl WebsocketConnectionRaw {
+    /// The TCP socket of a connection served over plain HTTP, with the bytes
+    /// the client sent after its upgrade request that were already read
+    /// from it (they come first); the connection unchanged when it is not a
+    /// plain TCP connection (TLS).
+    pub fn into_tcp_stream(
+        self,
+    ) -> Result<(tokio::net::TcpStream, bytes::Bytes), Self> {
+        // hyper-util's server wraps each connection in a private type, which
+        // its own `downcast` sees through.
+        match hyper_util::server::conn::auto::upgrade::downcast::<
+            hyper_util::rt::TokioIo<tokio::net::TcpStream>,
+        >(self.0.into_inner())
+        {
+            Ok(parts) => Ok((parts.io.into_inner(), parts.read_buf)),
+            Err(upgraded) => {
+                Err(Self(hyper_util::rt::TokioIo::new(upgraded)))
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 struct WebsocketUpgradeInner {
     upgrade_fut: OnUpgrade,
