@@ -4198,18 +4198,21 @@ pub mod support {
             let mut written = 0;
             if queue.waiting.is_empty() {
                 while written < bytes.len() {
-                    match self.socket.try_write(&bytes[written..]) {
-                        Ok(0) => {
-                            return Err(
-                                Self::fail(&mut queue, std::io::ErrorKind::WriteZero),
-                            );
+                    let kind = match self.socket.try_write(&bytes[written..]) {
+                        Ok(0) => std::io::ErrorKind::WriteZero,
+                        Ok(count) => {
+                            written += count;
+                            continue;
                         }
-                        Ok(count) => written += count,
                         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
                             break;
                         }
-                        Err(error) => return Err(Self::fail(&mut queue, error.kind())),
-                    }
+                        Err(error) => error.kind(),
+                    };
+                    let error = Self::fail(&mut queue, kind);
+                    drop(queue);
+                    self.channel_task.wake();
+                    return Err(error);
                 }
                 if written == bytes.len() {
                     return Ok(Delivery::Accepted);

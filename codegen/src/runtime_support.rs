@@ -1096,12 +1096,20 @@ impl Outbox {
         let mut written = 0;
         if queue.waiting.is_empty() {
             while written < bytes.len() {
-                match self.socket.try_write(&bytes[written..]) {
-                    Ok(0) => return Err(Self::fail(&mut queue, std::io::ErrorKind::WriteZero)),
-                    Ok(count) => written += count,
+                let kind = match self.socket.try_write(&bytes[written..]) {
+                    Ok(0) => std::io::ErrorKind::WriteZero,
+                    Ok(count) => {
+                        written += count;
+                        continue;
+                    }
                     Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(error) => return Err(Self::fail(&mut queue, error.kind())),
-                }
+                    Err(error) => error.kind(),
+                };
+                let error = Self::fail(&mut queue, kind);
+                drop(queue);
+                // The channel's task learns of the failure when it next writes out its queue.
+                self.channel_task.wake();
+                return Err(error);
             }
             if written == bytes.len() {
                 return Ok(Delivery::Accepted);

@@ -1,17 +1,23 @@
-//! A SQLite database on a disk that fills up: writes are refused with `503 store_unavailable`
-//! (never a 500 or a panic), reads keep working, a refused write leaves nothing behind, and writes
-//! are taken again once there is space.
+//! A database on a disk that fills up, SQLite's file or PostgreSQL's tables: writes are refused
+//! with `503 store_unavailable` (never a 500 or a panic), reads keep working, a refused write
+//! leaves nothing behind, and writes are taken again once there is space.
 //!
 //! The disk is a tmpfs of a few MiB mounted for the test, which needs root (`mount`); without it
-//! the test says "skipped". A read-only disk is not tested: Linux refuses to remount a file
-//! system read-only while a file on it is open for writing, as the server's database is.
+//! the test says "skipped". For PostgreSQL the tmpfs holds a tablespace of the test server's,
+//! which must run on this machine as the `postgres` user (as CI's does); its write-ahead log stays
+//! on the server's own disk, since PostgreSQL stops altogether when that fills, which the crash
+//! rounds cover instead. A read-only disk is not tested: Linux refuses to remount a file system
+//! read-only while a file on it is open for writing, as the server's database is.
 
 use std::io::Write;
 use std::process::Command;
 
 use reqwest::StatusCode;
 
-use crate::common::{TemporaryDirectory, TestContext, assert_error};
+use crate::common::{
+    TEST_POSTGRES_URL_VARIABLE, TemporaryDirectory, TestContext, assert_error, test_postgres_url,
+    url_with_database,
+};
 
 /// A tmpfs mounted on a temporary directory, unmounted when dropped.
 struct SmallDisk {
@@ -99,6 +105,131 @@ async fn on_a_full_disk_writes_get_503_reads_go_on_nothing_is_half_written_and_w
         "sqlite://{}",
         disk.directory.path().join("arena.sqlite3").display()
     );
+    refuses_writes_while_the_disk_is_full(test, &disk, database_url, SignUpOnFullDisk::Refused)
+        .await;
+}
+
+/// A PostgreSQL tablespace on a [`SmallDisk`] and a database whose tables live in it, both
+/// dropped (before the disk is unmounted) when this is dropped.
+struct TablespaceOnSmallDisk {
+    server_url: String,
+    name: String,
+    disk: SmallDisk,
+}
+
+impl TablespaceOnSmallDisk {
+    /// Creates the tablespace and its database, or says why the test is skipped.
+    async fn create(test: &str, server_url: &str) -> Option<Self> {
+        use sqlx::Connection;
+        let options: sqlx::postgres::PgConnectOptions =
+            server_url.parse().expect("a PostgreSQL URL");
+        if !matches!(options.get_host(), "127.0.0.1" | "localhost" | "::1") {
+            println!("{test}: skipped, the test PostgreSQL server is not on this machine");
+            return None;
+        }
+        // Room for the new database's copy of its template (about 8 MiB) and a little more.
+        let disk = SmallDisk::mount(test, "12m")?;
+        let location = disk.directory.path().join("tablespace");
+        std::fs::create_dir(&location).expect("the tablespace's directory");
+        let owned = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&location)
+            .output();
+        if !owned.as_ref().is_ok_and(|output| output.status.success()) {
+            println!("{test}: skipped, the tablespace cannot be given to `postgres`: {owned:?}");
+            return None;
+        }
+        let name = format!("snake_test_full_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(server_url)
+            .await
+            .unwrap_or_else(|error| {
+                panic!("{TEST_POSTGRES_URL_VARIABLE} does not connect: {error}")
+            });
+        for statement in [
+            format!("CREATE TABLESPACE {name} LOCATION '{}'", location.display()),
+            format!("CREATE DATABASE {name} TABLESPACE {name}"),
+        ] {
+            sqlx::query(&statement)
+                .execute(&mut admin)
+                .await
+                .unwrap_or_else(|error| panic!("{statement}: {error}"));
+        }
+        let _ = admin.close().await;
+        Some(Self {
+            server_url: server_url.to_owned(),
+            name,
+            disk,
+        })
+    }
+
+    fn database_url(&self) -> String {
+        url_with_database(&self.server_url, &self.name)
+    }
+}
+
+impl Drop for TablespaceOnSmallDisk {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which cannot be blocked on: a thread with a
+        // runtime of its own drops the database and the tablespace, and is waited for.
+        let server_url = self.server_url.clone();
+        let name = self.name.clone();
+        let dropping = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for dropping the tablespace");
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&server_url).await {
+                    for statement in [
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                        format!("DROP TABLESPACE IF EXISTS {name}"),
+                    ] {
+                        let _ = sqlx::query(&statement).execute(&mut admin).await;
+                    }
+                    let _ = admin.close().await;
+                }
+            });
+        });
+        let _ = dropping.join();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_full_disk_under_the_tables_gets_503_for_writes_and_writes_come_back() {
+    let test = "a full disk under PostgreSQL's tables";
+    let Some(server_url) = test_postgres_url(test) else {
+        return;
+    };
+    let Some(tablespace) = TablespaceOnSmallDisk::create(test, &server_url).await else {
+        return;
+    };
+    refuses_writes_while_the_disk_is_full(
+        test,
+        &tablespace.disk,
+        tablespace.database_url(),
+        SignUpOnFullDisk::MayFit,
+    )
+    .await;
+}
+
+/// What a sign-up on the full disk may get: SQLite's write-ahead log cannot grow, so it is
+/// refused; PostgreSQL's log is on another disk, and the new player's row may fit in a page its
+/// table already has.
+#[derive(PartialEq, Eq)]
+enum SignUpOnFullDisk {
+    Refused,
+    MayFit,
+}
+
+/// Serves `database_url`, whose data is on `disk`, fills the disk and checks that writes are
+/// refused whole with a 503 while reads go on, and taken again once the space is back.
+async fn refuses_writes_while_the_disk_is_full(
+    test: &str,
+    disk: &SmallDisk,
+    database_url: String,
+    sign_up: SignUpOnFullDisk,
+) {
     let server = TestContext::start_with(move |config| {
         config.database_url = database_url;
         config.no_seed = true;
@@ -109,8 +240,9 @@ async fn on_a_full_disk_writes_get_503_reads_go_on_nothing_is_half_written_and_w
     let player = server.sign_up_fresh_player().await;
 
     disk.fill();
-    // SQLite reuses the space its write-ahead log already holds, so some writes may still be
-    // taken; every one is answered 201 until the first 503, and that must come.
+    // A database reuses space it already holds (SQLite's write-ahead log, PostgreSQL's free
+    // space in its pages), so some writes may still be taken; every one is answered 201 until
+    // the first 503, and that must come.
     let mut taken = Vec::new();
     let mut refused = None;
     for score in 1_000..3_000 {
@@ -139,11 +271,14 @@ async fn on_a_full_disk_writes_get_503_reads_go_on_nothing_is_half_written_and_w
     let signup = server
         .raw_post_json("/api/auth/signup", &refused_signup, None)
         .await;
-    assert_error(
-        &signup,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-    );
+    let signup_taken = signup.status == StatusCode::CREATED && sign_up == SignUpOnFullDisk::MayFit;
+    if !signup_taken {
+        assert_error(
+            &signup,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+        );
+    }
 
     // Reads go on: the board (everything taken, best first) and the player's session.
     let board = walls_board(&server).await;
@@ -158,12 +293,17 @@ async fn on_a_full_disk_writes_get_503_reads_go_on_nothing_is_half_written_and_w
         .raw_post_text("/api/leaderboard", &score_body(7), Some(&player.token))
         .await;
     assert_eq!(again.status, StatusCode::CREATED, "{again:?}");
-    // The refused sign-up left no account (this one would be 409 otherwise), and the refused
-    // score is not on the board.
+    // A refused sign-up left no account (this one would be 409 otherwise), a taken one the
+    // whole account, and the refused score is not on the board.
     let signup = server
         .raw_post_json("/api/auth/signup", &refused_signup, None)
         .await;
-    assert_eq!(signup.status, StatusCode::CREATED, "{signup:?}");
+    let expected = if signup_taken {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::CREATED
+    };
+    assert_eq!(signup.status, expected, "{signup:?}");
     let board = walls_board(&server).await;
     assert!(
         !board.contains(&refused),
