@@ -4002,14 +4002,22 @@ pub mod support {
             use futures::StreamExt;
             use tokio_tungstenite::tungstenite::protocol::CloseFrame;
             self.outbox.refuse_shared_messages();
-            self.stream
-                .close(
-                    Some(CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    }),
+            match tokio::time::timeout(
+                    CLOSE_HANDSHAKE_TIMEOUT,
+                    self
+                        .stream
+                        .close(
+                            Some(CloseFrame {
+                                code,
+                                reason: reason.into(),
+                            }),
+                        ),
                 )
-                .await?;
+                .await
+            {
+                Ok(sent) => sent?,
+                Err(_) => return Ok(()),
+            }
             let _ = tokio::time::timeout(
                     CLOSE_HANDSHAKE_TIMEOUT,
                     async {

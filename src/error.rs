@@ -67,6 +67,16 @@ pub enum Error {
         cause: String,
     },
 
+    /// The store's disk is full: it takes no new data until space is freed, while reads go on.
+    /// Nothing was changed. `cause` is for the operator's log only.
+    #[error("the server's storage is full, so it takes no new data for now; reading still works")]
+    StoreFull {
+        /// How long the client should wait before trying again.
+        retry_after: Duration,
+        /// What the store reported, for logs; never shown to clients.
+        cause: String,
+    },
+
     /// The server already runs as many live games as `--max-live-games` allows.
     #[error("the server is running as many games as it can, please try again in a moment")]
     TooManyLiveGames,

@@ -878,12 +878,20 @@ where
         use tokio_tungstenite::tungstenite::protocol::CloseFrame;
         // Nothing may follow the close frame: frame writers' messages are refused from now on.
         self.outbox.refuse_shared_messages();
-        self.stream
-            .close(Some(CloseFrame {
+        // A client that takes nothing more (it stopped reading, and its socket is full) must not
+        // hold the connection either: the close frame waits for it within the same bound.
+        match tokio::time::timeout(
+            CLOSE_HANDSHAKE_TIMEOUT,
+            self.stream.close(Some(CloseFrame {
                 code,
                 reason: reason.into(),
-            }))
-            .await?;
+            })),
+        )
+        .await
+        {
+            Ok(sent) => sent?,
+            Err(_) => return Ok(()),
+        }
         // A client that never answers the close (a silent or vanished peer) must not hold the
         // connection: after the bound the connection is dropped all the same.
         let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, async {

@@ -290,7 +290,14 @@ where
                             .await;
                     }
                 };
-                connection.send_prepared(frame.encoded.clone()).await?;
+                let sent = tokio::time::timeout(
+                    limits.silence_limit,
+                    connection.send_prepared(frame.encoded.clone()),
+                );
+                match sent.await {
+                    Ok(sent) => sent?,
+                    Err(_) => return refuse_stuck(connection, &limits).await,
+                }
                 if frame.is_final() {
                     return connection.close("the game is over").await;
                 }
@@ -328,10 +335,29 @@ where
                     );
                     return refuse(connection, "silent_peer", &detail, CloseCode::Away).await;
                 }
-                connection.ping().await?;
+                match tokio::time::timeout(limits.silence_limit, connection.ping()).await {
+                    Ok(sent) => sent?,
+                    Err(_) => return refuse_stuck(connection, &limits).await,
+                }
             }
         }
     }
+}
+
+/// Closes a connection whose client has taken nothing for the silence limit: it stopped
+/// reading, and its socket is full.
+async fn refuse_stuck<Client>(
+    connection: Channel<Client, types::ServerMessage>,
+    limits: &ChannelLimits,
+) -> Result<(), ChannelError>
+where
+    Client: serde::de::DeserializeOwned + Send + 'static,
+{
+    let detail = format!(
+        "the client took nothing for {} s",
+        limits.silence_limit.as_secs()
+    );
+    refuse(connection, "silent_peer", &detail, CloseCode::Away).await
 }
 
 /// Tells the client why in an `error` message, then closes with `code`.
@@ -344,7 +370,12 @@ async fn refuse<Client>(
 where
     Client: serde::de::DeserializeOwned + Send + 'static,
 {
-    // A connection that failed may not take the error message; the close still tells why.
-    let _ = connection.send(&error_message(code, detail)).await;
+    // A connection that failed, or whose client reads nothing, may not take the error message;
+    // the close still tells why, if it can.
+    let _ = tokio::time::timeout(
+        support::CLOSE_HANDSHAKE_TIMEOUT,
+        connection.send(&error_message(code, detail)),
+    )
+    .await;
     connection.close_with(close_code, code).await
 }

@@ -190,6 +190,18 @@ impl From<Error> for ApiError {
                 error.internal_detail = Some(format!("store unavailable: {cause}"));
                 error
             }
+            Error::StoreFull { retry_after, cause } => {
+                // The same code as any store outage, which is what clients act on; the detail
+                // says which.
+                let mut error = Self::come_back_later(
+                    Status::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    &detail,
+                    retry_after,
+                );
+                error.internal_detail = Some(format!("store full: {cause}"));
+                error
+            }
             Error::TooManyLiveGames => {
                 Self::new(Status::SERVICE_UNAVAILABLE, "too_many_live_games", detail)
             }

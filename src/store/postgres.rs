@@ -742,7 +742,13 @@ pub(super) fn store_error(error: sqlx::Error) -> Error {
         | sqlx::Error::WorkerCrashed => true,
         _ => sqlstate(&error).is_some_and(|code| sqlstate_is_transient(&code)),
     };
-    if transient {
+    // disk_full: <https://www.postgresql.org/docs/current/errcodes-appendix.html>
+    if sqlstate(&error).as_deref() == Some("53100") {
+        Error::StoreFull {
+            retry_after: RETRY_AFTER_STORE_FAULT,
+            cause: format!("postgres: {error}"),
+        }
+    } else if transient {
         Error::StoreUnavailable {
             retry_after: RETRY_AFTER_STORE_FAULT,
             cause: format!("postgres: {error}"),

@@ -502,6 +502,7 @@ const TRANSIENT_RESULT_CODES: [i32; 7] = [
     14, // SQLITE_CANTOPEN
 ];
 const SQLITE_BUSY: i32 = 5;
+const SQLITE_FULL: i32 = 13;
 const SQLITE_PERM: i32 = 3;
 const SQLITE_READONLY: i32 = 8;
 const SQLITE_CANTOPEN: i32 = 14;
@@ -526,7 +527,12 @@ fn store_error(error: sqlx::Error) -> Error {
         | sqlx::Error::WorkerCrashed => true,
         _ => primary_result_code(&error).is_some_and(|code| TRANSIENT_RESULT_CODES.contains(&code)),
     };
-    if transient {
+    if primary_result_code(&error) == Some(SQLITE_FULL) {
+        Error::StoreFull {
+            retry_after: RETRY_AFTER_STORE_FAULT,
+            cause: error.to_string(),
+        }
+    } else if transient {
         Error::StoreUnavailable {
             retry_after: RETRY_AFTER_STORE_FAULT,
             cause: error.to_string(),

@@ -259,6 +259,10 @@ async fn refuses_writes_while_the_disk_is_full(
             "store_unavailable",
         );
         println!("{test}: {} scores taken, then 503: {detail}", taken.len());
+        assert!(
+            detail.contains("storage is full"),
+            "the detail says why: {detail}"
+        );
         refused = Some(score);
         break;
     }

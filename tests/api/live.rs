@@ -377,6 +377,46 @@ async fn a_spectator_who_reads_too_slowly_misses_frames_without_holding_up_anoth
 }
 
 #[tokio::test]
+async fn a_spectator_who_stops_reading_is_disconnected_and_its_channel_slot_freed() {
+    let context = TestContext::start_with(|config| {
+        config.game_tick_ms = 1;
+        config.demo_bots = 0;
+        config.max_channels = 1;
+        config.channel_ping_seconds = 1;
+        config.channel_silence_seconds = 1;
+    })
+    .await;
+    let player = context.sign_up_fresh_player().await;
+    let started = start_game(&player, types::GameMode::PassThrough).await;
+    let watch_path = format!("/api/games/live/{}/watch", started.game_id);
+    // Never read: its window fills within a fraction of a second, and the server's writes to
+    // it, its pings and its close all wait for a client that takes nothing.
+    let _stuck = watch_through_a_small_window(&context, &started.game_id).await;
+    let refused = context.raw_websocket_handshake(&watch_path).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{refused:?}"
+    );
+    assert_eq!(refused.body["code"], "too_many_channels");
+    // The silence limit, then at most the bounds on the error message and on the close: a
+    // generous bound on when the slot must be free again.
+    let freed_by = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let answer = context.raw_websocket_handshake(&watch_path).await;
+        if answer.status == StatusCode::SWITCHING_PROTOCOLS {
+            break;
+        }
+        assert_eq!(answer.body["code"], "too_many_channels", "{answer:?}");
+        assert!(
+            std::time::Instant::now() < freed_by,
+            "the stuck spectator still holds the only channel slot"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
 async fn one_game_s_current_frame_is_readable_and_an_unknown_game_is_404() {
     let context = TestContext::start_with(|config| {
         config.game_tick_ms = 60_000;
