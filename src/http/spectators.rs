@@ -183,7 +183,8 @@ impl Writer {
     }
 
     /// Takes this writer out of the map, so no spectator joins it any more, and returns its
-    /// spectators with those who joined meanwhile, each handed `last` (the final frame) first.
+    /// spectators with those who joined meanwhile, these handed `last` (the final frame), if
+    /// given.
     fn stop(
         &self,
         joined: &mut mpsc::UnboundedReceiver<Spectator>,
