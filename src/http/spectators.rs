@@ -140,10 +140,7 @@ impl Writer {
                     let Some(frame) = frame else {
                         // The game's frames ended without a final one: its spectators are
                         // told the game is over all the same.
-                        let spectators = self.stop(&mut joined, spectators, None);
-                        for spectator in spectators {
-                            let _ = spectator.game_over.send(());
-                        }
+                        self.end_game(&mut joined, spectators, None);
                         return;
                     };
                     let Ok(message) = PreparedMessage::text(&frame.encoded) else {
@@ -161,10 +158,7 @@ impl Writer {
                     });
                     self.spectator_count.fetch_sub(before - spectators.len(), Ordering::Relaxed);
                     if is_final {
-                        let spectators = self.stop(&mut joined, spectators, Some(&message));
-                        for spectator in spectators {
-                            let _ = spectator.game_over.send(());
-                        }
+                        self.end_game(&mut joined, spectators, Some(&message));
                         return;
                     }
                     latest = Some(message);
@@ -179,6 +173,19 @@ impl Writer {
                     spectators.push(welcome(spectator, latest.as_ref()));
                 }
             }
+        }
+    }
+
+    /// Stops this writer and tells every spectator, those who joined meanwhile included, that
+    /// the game is over, after handing them `last` (the final frame), if given.
+    fn end_game(
+        &self,
+        joined: &mut mpsc::UnboundedReceiver<Spectator>,
+        spectators: Vec<Spectator>,
+        last: Option<&PreparedMessage>,
+    ) {
+        for spectator in self.stop(joined, spectators, last) {
+            let _ = spectator.game_over.send(());
         }
     }
 

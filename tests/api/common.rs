@@ -100,25 +100,37 @@ impl ScratchDatabase {
 
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
-        // Drop runs inside the test's runtime, which cannot be blocked on; a thread of its own
-        // with a runtime of its own drops the database and is waited for.
-        let server_url = self.server_url.clone();
-        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let dropping = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for dropping the database");
-            runtime.block_on(async move {
-                use sqlx::Connection;
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&server_url).await {
-                    let _ = sqlx::query(&statement).execute(&mut admin).await;
-                    let _ = admin.close().await;
-                }
-            });
-        });
-        let _ = dropping.join();
+        run_cleanup_statements(
+            &self.server_url,
+            vec![format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )],
+        );
     }
+}
+
+/// Runs `statements` on the server `server_url` names, in order, ignoring failures, and
+/// returns once they have run: for a `Drop`, which runs inside the test's runtime and cannot
+/// block on it, so a thread of its own with a runtime of its own runs them and is waited for.
+pub fn run_cleanup_statements(server_url: &str, statements: Vec<String>) {
+    let server_url = server_url.to_owned();
+    let cleaning = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the clean-up");
+        runtime.block_on(async move {
+            use sqlx::Connection;
+            if let Ok(mut admin) = sqlx::PgConnection::connect(&server_url).await {
+                for statement in statements {
+                    let _ = sqlx::query(&statement).execute(&mut admin).await;
+                }
+                let _ = admin.close().await;
+            }
+        });
+    });
+    let _ = cleaning.join();
 }
 
 /// `url` with its database (the path) replaced by `database`; any `?options` are kept.

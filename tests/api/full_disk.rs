@@ -15,8 +15,8 @@ use std::process::Command;
 use reqwest::StatusCode;
 
 use crate::common::{
-    TEST_POSTGRES_URL_VARIABLE, TemporaryDirectory, TestContext, assert_error, test_postgres_url,
-    url_with_database,
+    TEST_POSTGRES_URL_VARIABLE, TemporaryDirectory, TestContext, assert_error,
+    run_cleanup_statements, test_postgres_url, url_with_database,
 };
 
 /// A tmpfs mounted on a temporary directory, unmounted when dropped.
@@ -169,29 +169,13 @@ impl TablespaceOnSmallDisk {
 
 impl Drop for TablespaceOnSmallDisk {
     fn drop(&mut self) {
-        // Drop runs inside the test's runtime, which cannot be blocked on: a thread with a
-        // runtime of its own drops the database and the tablespace, and is waited for.
-        let server_url = self.server_url.clone();
-        let name = self.name.clone();
-        let dropping = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for dropping the tablespace");
-            runtime.block_on(async move {
-                use sqlx::Connection;
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&server_url).await {
-                    for statement in [
-                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                        format!("DROP TABLESPACE IF EXISTS {name}"),
-                    ] {
-                        let _ = sqlx::query(&statement).execute(&mut admin).await;
-                    }
-                    let _ = admin.close().await;
-                }
-            });
-        });
-        let _ = dropping.join();
+        run_cleanup_statements(
+            &self.server_url,
+            vec![
+                format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+                format!("DROP TABLESPACE IF EXISTS {}", self.name),
+            ],
+        );
     }
 }
 

@@ -194,12 +194,7 @@ async fn two_spectators_receive_exactly_the_player_s_frames_in_order_none_missin
     let mut player_socket = play(&context, &started).await;
     let mut spectators = Vec::new();
     for _ in 0..2 {
-        let upgraded = context
-            .client()
-            .games_watch(&started.game_id)
-            .await
-            .expect("the watch channel opens");
-        spectators.push(socket_of(upgraded).await);
+        spectators.push(watch(&context, &started.game_id).await);
     }
     send_turn(&mut player_socket, "right").await;
 
@@ -286,13 +281,31 @@ async fn a_crowd_too_big_for_one_writer_each_get_every_frame_from_the_one_they_j
     }
 }
 
+/// Asks for the watch channel of `game_id` over a raw connection to `address`.
+async fn send_watch_handshake(
+    stream: &mut tokio::net::TcpStream,
+    address: &str,
+    game_id: &uuid::Uuid,
+) {
+    use tokio::io::AsyncWriteExt;
+    let handshake = format!(
+        "GET /api/games/live/{game_id}/watch HTTP/1.1\r\nHost: {address}\r\n\
+         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    stream
+        .write_all(handshake.as_bytes())
+        .await
+        .expect("the handshake is sent");
+}
+
 /// A watch channel over a socket that takes little at a time: its receive buffer is a few
 /// KiB, so what its client does not read soon backs up into the server.
 async fn watch_through_a_small_window(
     context: &TestContext,
     game_id: &uuid::Uuid,
 ) -> WebSocketStream<tokio::net::TcpStream> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
     let address: std::net::SocketAddr = context
         .base_url()
         .trim_start_matches("http://")
@@ -303,15 +316,7 @@ async fn watch_through_a_small_window(
         .set_recv_buffer_size(4096)
         .expect("a small receive buffer");
     let mut stream = socket.connect(address).await.expect("the server accepts");
-    let handshake = format!(
-        "GET /api/games/live/{game_id}/watch HTTP/1.1\r\nHost: {address}\r\n\
-         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    );
-    stream
-        .write_all(handshake.as_bytes())
-        .await
-        .expect("the handshake is sent");
+    send_watch_handshake(&mut stream, &address.to_string(), game_id).await;
     // The answer's head, a byte at a time so that no frame is read with it.
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
@@ -662,12 +667,7 @@ async fn a_spectator_who_sends_anything_gets_an_error_message_and_a_close() {
         .into_iter()
         .next()
         .expect("a bot's game");
-    let upgraded = context
-        .client()
-        .games_watch(&game.id)
-        .await
-        .expect("the watch channel opens");
-    let mut socket = socket_of(upgraded).await;
+    let mut socket = watch(&context, &game.id).await;
     send_turn(&mut socket, "up").await;
     let mut saw_error = false;
     loop {
@@ -731,7 +731,7 @@ async fn self_reported_scores_are_marked_unverified_and_refused_with_403_when_tu
 
 #[tokio::test]
 async fn a_silent_spectator_is_closed_with_1001_and_then_disconnected() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
     let context = TestContext::start_with(|config| {
         config.game_tick_ms = 60_000;
         config.channel_ping_seconds = 1;
@@ -753,16 +753,7 @@ async fn a_silent_spectator_is_closed_with_1001_and_then_disconnected() {
     let mut stream = tokio::net::TcpStream::connect(&address)
         .await
         .expect("the server accepts");
-    let handshake = format!(
-        "GET /api/games/live/{}/watch HTTP/1.1\r\nHost: {address}\r\nConnection: Upgrade\r\n\
-         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        game.id
-    );
-    stream
-        .write_all(handshake.as_bytes())
-        .await
-        .expect("the handshake is sent");
+    send_watch_handshake(&mut stream, &address, &game.id).await;
     // Everything the server sends until it closes the connection, within a bound that covers
     // the silence limit, a ping tick and the close handshake's own bound.
     let mut received = Vec::new();
