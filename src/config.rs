@@ -245,6 +245,13 @@ pub struct Config {
     #[arg(long, env = "SNAKE_ARENA_INSTANCE_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u32).range(20..=600_000))]
     pub instance_timeout_ms: u32,
 
+    /// On PostgreSQL, how long a lease on answering sessions from memory lasts, in
+    /// milliseconds; renewed every quarter of it. A logout waits for every other instance to
+    /// acknowledge it, and for one that does not (stopped, cut off) at most this long. Every
+    /// instance on one database should use the same value.
+    #[arg(long, env = "SNAKE_ARENA_SESSION_LEASE_MS", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(100..=60_000))]
+    pub session_lease_ms: u32,
+
     /// Demo bots that play live games one after another so there is something to watch;
     /// `--no-seed` turns them off. At most `--max-live-games`.
     #[arg(long, env = "SNAKE_ARENA_DEMO_BOTS", default_value_t = 3, value_parser = clap::value_parser!(u16).range(0..=1000))]
@@ -282,6 +289,11 @@ impl Config {
     /// The defaults, with no flags and no environment read.
     pub fn defaults() -> Self {
         <Self as clap::Parser>::parse_from(["snake-arena-server"])
+    }
+
+    /// How long a lease on answering sessions from memory lasts (PostgreSQL).
+    pub fn session_lease(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.session_lease_ms))
     }
 
     /// How long a cached leaderboard is kept when no write drops it.

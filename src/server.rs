@@ -115,16 +115,31 @@ pub async fn start(config: &Config) -> Result<dropshot::HttpServer<ServerState>,
     }
     // Every leaderboard read from here on is answered from a board cached in front of the store
     // (and every score written through it refreshes the boards).
-    let cached = Arc::new(crate::store::cached::CachedStore::with_time_to_live(
+    let mut cached = crate::store::cached::CachedStore::with_time_to_live(
         store,
         config.leaderboard_cache_time_to_live(),
-    ));
+    );
+    let postgres_url = match crate::store::DatabaseUrl::parse(&config.database_url) {
+        Ok(crate::store::DatabaseUrl::Postgres(url)) => Some(url),
+        _ => None,
+    };
+    // On PostgreSQL other servers revoke sessions too: sessions are answered from memory only
+    // under a lease, during which every removal is heard (`session_leases.rs`).
+    if let Some(url) = &postgres_url {
+        let leases = crate::store::session_leases::SessionLeases::start(
+            url,
+            config.session_lease(),
+            Arc::new(crate::store::account_cache::AccountCache::leased()),
+            log.new(slog::o!("task" => "session leases")),
+        )
+        .await?;
+        cached = cached.with_session_leases(leases);
+    }
+    let cached = Arc::new(cached);
     // On PostgreSQL other servers write scores too: the database notifies every change, and the
     // listener is listening before the server answers its first request.
-    if let Ok(crate::store::DatabaseUrl::Postgres(url)) =
-        crate::store::DatabaseUrl::parse(&config.database_url)
-    {
-        let listener = crate::store::board_changes::BoardListener::subscribe(&url).await?;
+    if let Some(url) = &postgres_url {
+        let listener = crate::store::board_changes::BoardListener::subscribe(url).await?;
         tokio::spawn(listener.run(drop_boards_on_change(
             Arc::clone(&cached),
             log.new(slog::o!("task" => "leaderboard change listener")),

@@ -21,6 +21,25 @@ impl TokenHash {
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
+
+    /// The digest as 64 lowercase hexadecimal digits, as PostgreSQL's `encode(…, 'hex')` writes it.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// The digest from the 64 hexadecimal digits a store sent it as (PostgreSQL's
+    /// `encode(…, 'hex')`), or `None` for anything else.
+    pub fn from_hex(digits: &str) -> Option<Self> {
+        if digits.len() != 64 || !digits.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(digits.as_bytes().chunks_exact(2)) {
+            let pair = std::str::from_utf8(pair).ok()?;
+            *byte = u8::from_str_radix(pair, 16).ok()?;
+        }
+        Some(Self(bytes))
+    }
 }
 
 impl std::fmt::Debug for TokenHash {
@@ -96,6 +115,18 @@ mod tests {
                         || character == '_')
             );
         }
+    }
+
+    #[test]
+    fn a_hash_read_back_from_its_hex_digits_is_the_same_and_other_text_is_refused() {
+        let digest = hash_token("abc");
+        let digits = digest.to_hex();
+        assert!(digits.starts_with("ba7816bf"), "{digits}");
+        assert_eq!(TokenHash::from_hex(&digits), Some(digest));
+        assert_eq!(TokenHash::from_hex(&digits.to_uppercase()), Some(digest));
+        assert_eq!(TokenHash::from_hex(&digits[2..]), None);
+        assert_eq!(TokenHash::from_hex(&format!("zz{}", &digits[2..])), None);
+        assert_eq!(TokenHash::from_hex(&format!("é{}", &digits[2..])), None);
     }
 
     #[test]

@@ -3,16 +3,22 @@
 //!
 //! Players are never changed or deleted once created, so a player read once stays true on every
 //! backend, several servers on PostgreSQL included. Sessions are revoked (logout, expiry, the
-//! per-player cap), and a revocation must take effect at once: they are kept only when this
-//! process makes every change to the store (`Store::is_sole_writer`), so that every revocation
-//! passes through here.
+//! per-player cap), and a revocation must take effect at once. Kept sessions are answered from
+//! here in two cases: when this process makes every change to the store
+//! (`Store::is_sole_writer`), so that every revocation passes through here; and, on a store
+//! several servers share, while this server holds a lease on answering them
+//! ([`SessionTrust::Leased`], kept by `session_leases.rs`), during which it hears every
+//! revocation and every logout waits for it. Outside its lease a server reads every session
+//! from the store.
 //!
 //! A session read from the store while it was being revoked must not be kept after the
 //! revocation: every revocation bumps a counter under the same lock that guards the map, and a
 //! read is kept only if the counter has not moved since the read began.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
+use std::time::Instant;
 
 use uuid::Uuid;
 
@@ -27,6 +33,46 @@ pub struct AccountCache {
     players: RwLock<HashMap<Uuid, StoredPlayer>>,
     /// `None` when the store has other writers and sessions must be read from it every time.
     sessions: Option<RwLock<Sessions>>,
+    trust: SessionTrust,
+}
+
+/// When kept sessions may be answered.
+pub enum SessionTrust {
+    /// Always: this process makes every change to the store.
+    Always,
+    /// Until a deadline that the lease holder moves ([`AccountCache::trust_until`]); none at
+    /// first.
+    Leased(Deadline),
+}
+
+/// A moment as microseconds since a fixed start, so that it can be read and moved without a
+/// lock; 0 is "already passed".
+pub struct Deadline {
+    origin: Instant,
+    micros_after_origin: AtomicU64,
+}
+
+impl Deadline {
+    fn new() -> Self {
+        Deadline {
+            origin: Instant::now(),
+            micros_after_origin: AtomicU64::new(0),
+        }
+    }
+
+    fn is_ahead(&self) -> bool {
+        let deadline = self.micros_after_origin.load(Ordering::Acquire);
+        deadline != 0 && micros_between(self.origin, Instant::now()) < deadline
+    }
+
+    fn set(&self, moment: Option<Instant>) {
+        let micros = moment.map_or(0, |moment| micros_between(self.origin, moment).max(1));
+        self.micros_after_origin.store(micros, Ordering::Release);
+    }
+}
+
+fn micros_between(origin: Instant, moment: Instant) -> u64 {
+    u64::try_from(moment.saturating_duration_since(origin).as_micros()).unwrap_or(u64::MAX)
 }
 
 #[derive(Default)]
@@ -47,6 +93,32 @@ impl AccountCache {
         AccountCache {
             players: RwLock::new(HashMap::new()),
             sessions: keeps_sessions.then(|| RwLock::new(Sessions::default())),
+            trust: SessionTrust::Always,
+        }
+    }
+
+    /// A cache that keeps sessions but answers them only until the deadline its lease holder
+    /// sets with [`AccountCache::trust_until`].
+    pub fn leased() -> Self {
+        AccountCache {
+            players: RwLock::new(HashMap::new()),
+            sessions: Some(RwLock::new(Sessions::default())),
+            trust: SessionTrust::Leased(Deadline::new()),
+        }
+    }
+
+    /// Kept sessions are answered until `moment` (`None`: from now on, not at all); only for a
+    /// [`AccountCache::leased`] cache.
+    pub fn trust_until(&self, moment: Option<Instant>) {
+        if let SessionTrust::Leased(deadline) = &self.trust {
+            deadline.set(moment);
+        }
+    }
+
+    fn answers_kept_sessions(&self) -> bool {
+        match &self.trust {
+            SessionTrust::Always => true,
+            SessionTrust::Leased(deadline) => deadline.is_ahead(),
         }
     }
 
@@ -73,8 +145,14 @@ impl AccountCache {
             return Err(None);
         };
         let sessions = sessions.read().unwrap_or_else(PoisonError::into_inner);
-        match sessions.by_token.get(token_hash) {
+        let kept = self
+            .answers_kept_sessions()
+            .then(|| sessions.by_token.get(token_hash))
+            .flatten();
+        match kept {
             Some(session) => Ok(session.clone()),
+            // Outside a lease the store is asked, and what it says is still kept: every
+            // revocation is still heard, so it is current when the next lease begins.
             None => Err(Some(SessionRead {
                 revocations_at_start: sessions.revocations,
             })),
@@ -110,6 +188,12 @@ impl AccountCache {
     /// the per-player cap, and which ones only the store knows.
     pub fn revoke_sessions_of(&self, player_id: Uuid) {
         self.revoke(|by_token| by_token.retain(|_, session| session.player_id != player_id));
+    }
+
+    /// Forgets every session, for when revocations may have been missed (the listener lost its
+    /// connection).
+    pub fn revoke_every_session(&self) {
+        self.revoke(HashMap::clear);
     }
 
     fn revoke(&self, forget: impl FnOnce(&mut HashMap<TokenHash, SessionRecord>)) {
@@ -165,6 +249,36 @@ mod tests {
         assert!(cache.session(&hash_token("first")).is_err());
         assert!(cache.session(&hash_token("second")).is_err());
         assert!(cache.session(&hash_token("other")).is_ok());
+    }
+
+    #[test]
+    fn a_leased_cache_answers_kept_sessions_only_while_its_deadline_is_ahead() {
+        let cache = AccountCache::leased();
+        let session = session_of(Uuid::new_v4(), "token");
+        let Err(Some(read)) = cache.session(&session.token_hash) else {
+            panic!("nothing is kept yet");
+        };
+        cache.keep_session(read, &session);
+        assert!(
+            cache.session(&session.token_hash).is_err(),
+            "no lease yet: the store is asked"
+        );
+        cache.trust_until(Some(Instant::now() + std::time::Duration::from_secs(60)));
+        assert_eq!(
+            cache.session(&session.token_hash).ok(),
+            Some(session.clone())
+        );
+        cache.trust_until(Some(Instant::now() - std::time::Duration::from_millis(1)));
+        assert!(
+            cache.session(&session.token_hash).is_err(),
+            "the lease ran out"
+        );
+        cache.trust_until(Some(Instant::now() + std::time::Duration::from_secs(60)));
+        cache.revoke_every_session();
+        assert!(
+            cache.session(&session.token_hash).is_err(),
+            "forgotten with every other session"
+        );
     }
 
     #[test]

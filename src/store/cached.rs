@@ -1,8 +1,8 @@
 //! A read-through cache in front of any store: of the leaderboards, and (through
-//! [`AccountCache`]) of players and, where it is safe, sessions. Each board (a mode or both,
-//! every score or only verified ones) is read once as its best [`BOARD_LENGTH`] entries and shared
-//! by every reader until a score is written through this store or the board is older than its
-//! time to live.
+//! [`AccountCache`]) of players and sessions, the latter on a shared store only under a lease
+//! ([`SessionLeases`]). Each board (a mode or both, every score or only verified ones) is read
+//! once as its best [`BOARD_LENGTH`] entries and shared by every reader until a score is written
+//! through this store or the board is older than its time to live.
 //!
 //! Reads of the best scores are the hottest path of the API, and on SQLite or PostgreSQL each is
 //! a query; the cache makes them cost what the in-memory store costs. Writes through this
@@ -26,6 +26,7 @@ use crate::error::Result;
 use crate::model::{FinishedGame, ScoreEntry, ScoreFilter, SessionRecord, StoredPlayer};
 use crate::store::Store;
 use crate::store::account_cache::AccountCache;
+use crate::store::session_leases::SessionLeases;
 
 /// The longest board a read may ask for (the contract's largest `limit`).
 pub const BOARD_LENGTH: usize = 100;
@@ -43,7 +44,10 @@ struct CachedBoard {
 /// straight through.
 pub struct CachedStore {
     inner: Arc<dyn Store>,
-    accounts: AccountCache,
+    accounts: Arc<AccountCache>,
+    /// On a store several servers share: the lease under which sessions are kept, which every
+    /// change to the sessions through this store waits on.
+    session_leases: Option<Arc<SessionLeases>>,
     boards: RwLock<HashMap<ScoreFilter, CachedBoard>>,
     /// Counts the writes that invalidate boards, so a board read while a score was being written
     /// is not kept as if it were current.
@@ -58,11 +62,29 @@ impl CachedStore {
 
     pub fn with_time_to_live(inner: Arc<dyn Store>, time_to_live: Duration) -> Self {
         Self {
-            accounts: AccountCache::new(inner.is_sole_writer()),
+            accounts: Arc::new(AccountCache::new(inner.is_sole_writer())),
+            session_leases: None,
             inner,
             boards: RwLock::new(HashMap::new()),
             writes: std::sync::atomic::AtomicU64::new(0),
             time_to_live,
+        }
+    }
+
+    /// Keeps sessions under `leases` (a store several servers share): they are answered from
+    /// its cache while the lease holds, and every change to the sessions waits for the other
+    /// servers.
+    pub fn with_session_leases(mut self, leases: Arc<SessionLeases>) -> Self {
+        self.accounts = Arc::clone(leases.accounts());
+        self.session_leases = Some(leases);
+        self
+    }
+
+    /// Once a change to the sessions has committed: waits until no other server answers a
+    /// session it removed (see `session_leases.rs`).
+    async fn wait_for_other_servers(&self) {
+        if let Some(leases) = &self.session_leases {
+            leases.wait_for_other_servers().await;
         }
     }
 
@@ -114,6 +136,9 @@ impl Store for CachedStore {
         let result = self.inner.insert_session(session, max_per_player).await;
         // Whatever the answer, the store may have pushed older sessions of the player out.
         self.accounts.revoke_sessions_of(player_id);
+        if result.is_ok() {
+            self.wait_for_other_servers().await;
+        }
         result
     }
 
@@ -133,6 +158,9 @@ impl Store for CachedStore {
         let result = self.inner.delete_session(token_hash).await;
         // Forgotten even when the store failed: the next lookup asks the store again.
         self.accounts.revoke_session(token_hash);
+        if result == Ok(true) {
+            self.wait_for_other_servers().await;
+        }
         result
     }
 

@@ -10,6 +10,8 @@ pub mod group_commit;
 pub mod memory;
 pub mod postgres;
 pub mod postgres_bus;
+pub mod postgres_listener;
+pub mod session_leases;
 pub mod sqlite;
 
 use std::path::PathBuf;

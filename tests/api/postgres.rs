@@ -430,3 +430,282 @@ async fn a_change_notified_to_nobody_while_the_listener_reconnects_leaves_no_sta
     let took = until_on_the_board(&second, 333).await;
     println!("the board was fresh {took:?} after the listener's connection was cut");
 }
+
+/// The default session lease, and a short one for a test that waits several leases out.
+const DEFAULT_LEASE_MS: u32 = 2000;
+const SHORT_LEASE_MS: u32 = 200;
+
+/// Two servers on one database, no seed, and a player signed up through the first whose session
+/// the second has answered (so it keeps it, under its lease).
+async fn two_servers_with_a_session_kept_by_the_second(
+    database: &ScratchDatabase,
+    lease_ms: u32,
+) -> (TestContext, TestContext, crate::common::SignedUpPlayer) {
+    let settings = |config: &mut snake_arena_server::config::Config| {
+        config.no_seed = true;
+        config.session_lease_ms = lease_ms;
+    };
+    let first = server_on(database.url(), settings).await;
+    let second = server_on(database.url(), settings).await;
+    let player = first.sign_up_fresh_player().await;
+    let me = second
+        .client_with_token(&player.token)
+        .auth_me()
+        .await
+        .expect("the session through the second server")
+        .into_inner();
+    assert_eq!(me, player.user);
+    (first, second, player)
+}
+
+/// Switches the notice of removed sessions off, logs `player` out through `first`, and checks
+/// that `second` still answers the session it kept.
+async fn log_out_through_the_first_unheard_by_the_second(
+    database: &ScratchDatabase,
+    first: &TestContext,
+    second: &TestContext,
+    player: &crate::common::SignedUpPlayer,
+) {
+    run_sql(
+        database.url(),
+        "ALTER TABLE sessions DISABLE TRIGGER session_removed",
+    )
+    .await;
+    first
+        .client_with_token(&player.token)
+        .auth_logout()
+        .await
+        .expect("the logout");
+    second
+        .client_with_token(&player.token)
+        .auth_me()
+        .await
+        .expect("the second server still answers the session it kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_answers_sessions_from_memory_so_only_the_removal_notice_revokes_them_there() {
+    let Some(server_url) = test_postgres_url("sessions kept under a lease") else {
+        return;
+    };
+    let database = ScratchDatabase::create(&server_url).await;
+    let (first, second, player) =
+        two_servers_with_a_session_kept_by_the_second(&database, DEFAULT_LEASE_MS).await;
+
+    // With the notice of removed sessions switched off, the second server keeps answering the
+    // session it holds after the first logged it out: it is answered from memory, not read.
+    log_out_through_the_first_unheard_by_the_second(&database, &first, &second, &player).await;
+
+    // With the notice on, a logout through one server is refused by the other by the time the
+    // logout is answered, every time.
+    run_sql(
+        database.url(),
+        "ALTER TABLE sessions ENABLE TRIGGER session_removed",
+    )
+    .await;
+    for round in 0..20 {
+        let token = first.log_in_again(&player).await;
+        second
+            .client_with_token(&token)
+            .auth_me()
+            .await
+            .unwrap_or_else(|error| panic!("round {round}: the new session: {error}"));
+        let (logging_out, other) = if round % 2 == 0 {
+            (&first, &second)
+        } else {
+            (&second, &first)
+        };
+        logging_out
+            .client_with_token(&token)
+            .auth_logout()
+            .await
+            .expect("the logout");
+        expect_error(
+            other.client_with_token(&token).auth_me().await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_notified_to_nobody_while_the_listener_reconnects_leaves_no_session_kept() {
+    let Some(server_url) = test_postgres_url("a lost session removal") else {
+        return;
+    };
+    let database = ScratchDatabase::create(&server_url).await;
+    let (first, second, player) =
+        two_servers_with_a_session_kept_by_the_second(&database, SHORT_LEASE_MS).await;
+
+    // A removal whose notice is lost: none is sent, as if it had come while the listener was
+    // away. Then the second server's listening connection is cut: once listening again, it must
+    // forget every session it kept.
+    log_out_through_the_first_unheard_by_the_second(&database, &first, &second, &player).await;
+    run_sql(
+        database.url(),
+        &format!(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = '{}'",
+            snake_arena_server::store::session_leases::LISTENER_APPLICATION_NAME
+        ),
+    )
+    .await;
+    // Cut off, it reads sessions from the database, which refuses this one. Once it listens
+    // again and holds its lease (renewed every 50 ms here), it must not answer the kept session.
+    let started = Instant::now();
+    while listening_connections(database.url()).await == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the session listener never listens again"
+        );
+        expect_error(
+            second.client_with_token(&player.token).auth_me().await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let listening_again = Instant::now();
+    while listening_again.elapsed() < 5 * Duration::from_millis(u64::from(SHORT_LEASE_MS)) {
+        expect_error(
+            second.client_with_token(&player.token).auth_me().await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!(
+        "listening again {:?} after the connection was cut",
+        listening_again - started
+    );
+}
+
+/// The session listeners connected to the database `url` names.
+async fn listening_connections(url: &str) -> i64 {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url)
+        .await
+        .expect("the database");
+    let count = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = $1",
+    )
+    .bind(snake_arena_server::store::session_leases::LISTENER_APPLICATION_NAME)
+    .fetch_one(&mut connection)
+    .await
+    .expect("the listeners");
+    let _ = connection.close().await;
+    count
+}
+
+/// A server on `database` with a player signed up, and the id of another server (played by the
+/// test) whose lease lasts `lease` (a PostgreSQL interval) from now.
+async fn a_player_and_another_lease_holder(
+    database: &ScratchDatabase,
+    lease: &str,
+) -> (TestContext, crate::common::SignedUpPlayer, uuid::Uuid) {
+    let server = server_on(database.url(), |config| config.no_seed = true).await;
+    let player = server.sign_up_fresh_player().await;
+    let other = uuid::Uuid::new_v4();
+    run_sql(
+        database.url(),
+        &format!(
+            "INSERT INTO server_leases (instance, expires_at) \
+             VALUES ('{other}', clock_timestamp() + interval '{lease}')"
+        ),
+    )
+    .await;
+    (server, player, other)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_waits_for_a_server_that_holds_a_lease_but_never_answers_until_the_lease_is_out() {
+    let Some(server_url) = test_postgres_url("a silent lease holder") else {
+        return;
+    };
+    let database = ScratchDatabase::create(&server_url).await;
+    // A server that took a lease and then went silent (stopped, or cut off): it may still be
+    // answering sessions from memory until its lease is out, so the logout must not be answered
+    // before then.
+    let (_server, player, silent) = a_player_and_another_lease_holder(&database, "1 second").await;
+    player
+        .client
+        .auth_logout()
+        .await
+        .expect("the logout is answered");
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(database.url())
+        .await
+        .expect("the database");
+    let lease_was_out: bool = sqlx::query_scalar(
+        "SELECT expires_at <= clock_timestamp() FROM server_leases WHERE instance = $1",
+    )
+    .bind(silent)
+    .fetch_one(&mut connection)
+    .await
+    .expect("the silent server's lease");
+    assert!(
+        lease_was_out,
+        "the logout was answered while the silent server's lease held"
+    );
+    let _ = connection.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_is_answered_once_every_other_lease_holder_has_acknowledged_it() {
+    let Some(server_url) = test_postgres_url("acknowledged logouts") else {
+        return;
+    };
+    let database = ScratchDatabase::create(&server_url).await;
+    // Another server, played by this test over the sessions channel: it holds a long lease and
+    // acknowledges each request only after a pause, as a busy server would.
+    let (_server, player, other) = a_player_and_another_lease_holder(&database, "60 seconds").await;
+    let mut listener = sqlx::postgres::PgListener::connect(database.url())
+        .await
+        .expect("the listener");
+    listener
+        .listen(snake_arena_server::store::session_leases::SESSIONS_CHANNEL)
+        .await
+        .expect("listening");
+    let acknowledged = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acknowledging = {
+        let acknowledged = std::sync::Arc::clone(&acknowledged);
+        let url = database.url().to_owned();
+        tokio::spawn(async move {
+            loop {
+                let notification = listener.recv().await.expect("a notification");
+                let Some(request) = notification.payload().strip_prefix("ack-requested:") else {
+                    continue;
+                };
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                acknowledged.store(true, std::sync::atomic::Ordering::SeqCst);
+                run_sql(
+                    &url,
+                    &format!(
+                        "SELECT pg_notify('{}', 'ack:{request}:{other}')",
+                        snake_arena_server::store::session_leases::SESSIONS_CHANNEL
+                    ),
+                )
+                .await;
+            }
+        })
+    };
+
+    let started = Instant::now();
+    player
+        .client
+        .auth_logout()
+        .await
+        .expect("the logout is answered");
+    let took = started.elapsed();
+    assert!(
+        acknowledged.load(std::sync::atomic::Ordering::SeqCst),
+        "the logout was answered before the other server acknowledged it"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "the logout waited for the lease ({took:?}), not for the acknowledgement"
+    );
+    acknowledging.abort();
+    println!("the logout was answered {took:?} after it was sent");
+}
