@@ -67,6 +67,19 @@ pub enum Error {
         cause: String,
     },
 
+    /// The store's disk refuses writes (read-only, or failing to write): it takes no new data
+    /// until the disk takes writes again, while reads go on. Nothing was changed. `cause` is for
+    /// the operator's log only.
+    #[error(
+        "the server's storage refuses writes (read-only or failing), so it takes no new data for now; reading still works"
+    )]
+    StoreRefusesWrites {
+        /// How long the client should wait before trying again.
+        retry_after: Duration,
+        /// What the store reported, for logs; never shown to clients.
+        cause: String,
+    },
+
     /// The store's disk is full: it takes no new data until space is freed, while reads go on.
     /// Nothing was changed. `cause` is for the operator's log only.
     #[error("the server's storage is full, so it takes no new data for now; reading still works")]

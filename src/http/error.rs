@@ -202,6 +202,16 @@ impl From<Error> for ApiError {
                 error.internal_detail = Some(format!("store full: {cause}"));
                 error
             }
+            Error::StoreRefusesWrites { retry_after, cause } => {
+                let mut error = Self::come_back_later(
+                    Status::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    &detail,
+                    retry_after,
+                );
+                error.internal_detail = Some(format!("store refuses writes: {cause}"));
+                error
+            }
             Error::TooManyLiveGames => {
                 Self::new(Status::SERVICE_UNAVAILABLE, "too_many_live_games", detail)
             }

@@ -510,11 +510,32 @@ const SQLITE_NOTADB: i32 = 26;
 
 /// The primary result code (the low byte of the extended one sqlx reports) of a database error.
 fn primary_result_code(error: &sqlx::Error) -> Option<i32> {
+    extended_result_code(error).map(|extended| extended & 0xff)
+}
+
+/// SQLite's extended result code of a database error, which says more than the primary code (the
+/// low byte).
+fn extended_result_code(error: &sqlx::Error) -> Option<i32> {
     let sqlx::Error::Database(database_error) = error else {
         return None;
     };
-    let extended: i32 = database_error.code()?.parse().ok()?;
-    Some(extended & 0xff)
+    database_error.code()?.parse().ok()
+}
+
+/// Whether the file refused a write: opened read-only, or the disk refused to write or flush
+/// it (a file system remounted read-only after errors, a failing disk). Read errors are not.
+fn refuses_writes(error: &sqlx::Error) -> bool {
+    const SQLITE_IOERR: i32 = 10;
+    /// The extended codes of SQLITE_IOERR for writing, flushing and truncating.
+    const WRITE_IO_ERRORS: [i32; 4] = [
+        SQLITE_IOERR | (3 << 8), // SQLITE_IOERR_WRITE
+        SQLITE_IOERR | (4 << 8), // SQLITE_IOERR_FSYNC
+        SQLITE_IOERR | (5 << 8), // SQLITE_IOERR_DIR_FSYNC
+        SQLITE_IOERR | (6 << 8), // SQLITE_IOERR_TRUNCATE
+    ];
+    extended_result_code(error).is_some_and(|extended| {
+        extended & 0xff == SQLITE_READONLY || WRITE_IO_ERRORS.contains(&extended)
+    })
 }
 
 /// A fault at request time as the domain sees it: "try again later" for the transient ones,
@@ -529,6 +550,11 @@ fn store_error(error: sqlx::Error) -> Error {
     };
     if primary_result_code(&error) == Some(SQLITE_FULL) {
         Error::StoreFull {
+            retry_after: RETRY_AFTER_STORE_FAULT,
+            cause: error.to_string(),
+        }
+    } else if refuses_writes(&error) {
+        Error::StoreRefusesWrites {
             retry_after: RETRY_AFTER_STORE_FAULT,
             cause: error.to_string(),
         }

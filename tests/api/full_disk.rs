@@ -1,13 +1,19 @@
-//! A database on a disk that fills up, SQLite's file or PostgreSQL's tables: writes are refused
-//! with `503 store_unavailable` (never a 500 or a panic), reads keep working, a refused write
-//! leaves nothing behind, and writes are taken again once there is space.
+//! A database on a disk that fills up (SQLite's file or PostgreSQL's tables) or stops taking
+//! writes (SQLite's file): writes are refused with `503 store_unavailable` (never a 500 or a
+//! panic) and a detail saying why, reads keep working, a refused write leaves nothing behind, and
+//! writes are taken again once the disk is back.
 //!
-//! The disk is a tmpfs of a few MiB mounted for the test, which needs root (`mount`); without it
-//! the test says "skipped". For PostgreSQL the tmpfs holds a tablespace of the test server's,
-//! which must run on this machine as the `postgres` user (as CI's does); its write-ahead log stays
-//! on the server's own disk, since PostgreSQL stops altogether when that fills, which the crash
-//! rounds cover instead. A read-only disk is not tested: Linux refuses to remount a file system
-//! read-only while a file on it is open for writing, as the server's database is.
+//! The full disk is a tmpfs of a few MiB mounted for the test, which needs root (`mount`);
+//! without it the test says "skipped". For PostgreSQL the tmpfs holds a tablespace of the test
+//! server's, which must run on this machine as the `postgres` user (as CI's does); its write-ahead
+//! log stays on the server's own disk, since PostgreSQL stops altogether when that fills, which
+//! the crash rounds cover instead.
+//!
+//! Linux refuses to remount a file system read-only while a file on it is open for writing, as
+//! the server's database is, so the read-only disk is the database's files made immutable
+//! (`chattr +i`, root on ext4 and most disk file systems): the kernel then refuses every write to
+//! them, through descriptors already open too, as a disk remounted read-only after errors does.
+//! Where `chattr` cannot do that the test says "skipped".
 
 use std::io::Write;
 use std::process::Command;
@@ -66,6 +72,94 @@ impl SmallDisk {
     }
 }
 
+/// A fault of the disk under a database, which a test turns on and then off again.
+trait DiskFault {
+    fn begin(&self);
+    fn end(&self);
+    /// What the refused write's detail must say.
+    fn detail(&self) -> &'static str;
+}
+
+impl DiskFault for SmallDisk {
+    fn begin(&self) {
+        self.fill();
+    }
+
+    fn end(&self) {
+        self.free();
+    }
+
+    fn detail(&self) -> &'static str {
+        "storage is full"
+    }
+}
+
+/// Files the kernel refuses writes to while they are immutable, as a read-only disk would.
+struct ReadOnlyFiles {
+    files: Vec<std::path::PathBuf>,
+}
+
+impl ReadOnlyFiles {
+    /// The files, once a probe in `directory` shows that `chattr` can make a file immutable
+    /// there; otherwise says why the test is skipped.
+    fn probe(
+        test: &str,
+        directory: &std::path::Path,
+        files: Vec<std::path::PathBuf>,
+    ) -> Option<Self> {
+        let probe = directory.join("immutable-probe");
+        std::fs::write(&probe, b"probe").expect("the probe file");
+        let made = chattr("+i", &probe);
+        let _ = chattr("-i", &probe);
+        let _ = std::fs::remove_file(&probe);
+        match made {
+            Ok(()) => Some(Self { files }),
+            Err(why) => {
+                println!(
+                    "{test}: skipped, cannot make a file immutable (root on ext4 is needed): {why}"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Runs `chattr FLAG PATH`; the error says why it failed.
+fn chattr(flag: &str, path: &std::path::Path) -> Result<(), String> {
+    match Command::new("chattr").arg(flag).arg(path).output() {
+        Ok(output) if output.status.success() => Ok(()),
+        Ok(output) => Err(String::from_utf8_lossy(&output.stderr).trim().to_owned()),
+        Err(error) => Err(format!("cannot run chattr: {error}")),
+    }
+}
+
+impl DiskFault for ReadOnlyFiles {
+    fn begin(&self) {
+        for file in &self.files {
+            chattr("+i", file).unwrap_or_else(|why| panic!("{}: {why}", file.display()));
+        }
+    }
+
+    fn end(&self) {
+        for file in &self.files {
+            chattr("-i", file).unwrap_or_else(|why| panic!("{}: {why}", file.display()));
+        }
+    }
+
+    fn detail(&self) -> &'static str {
+        "storage refuses writes"
+    }
+}
+
+impl Drop for ReadOnlyFiles {
+    fn drop(&mut self) {
+        // So that the directory can be removed whatever the test did.
+        for file in &self.files {
+            let _ = chattr("-i", file);
+        }
+    }
+}
+
 impl Drop for SmallDisk {
     fn drop(&mut self) {
         // Lazily: a server still holding the database open must not leave the mount behind.
@@ -105,8 +199,25 @@ async fn on_a_full_disk_writes_get_503_reads_go_on_nothing_is_half_written_and_w
         "sqlite://{}",
         disk.directory.path().join("arena.sqlite3").display()
     );
-    refuses_writes_while_the_disk_is_full(test, &disk, database_url, SignUpOnFullDisk::Refused)
-        .await;
+    refuses_writes_during(test, &disk, database_url, SignUpDuringFault::Refused).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_read_only_disk_writes_get_503_reads_go_on_nothing_is_half_written_and_writes_come_back()
+ {
+    let test = "a read-only disk";
+    let directory = TemporaryDirectory::new();
+    let database = directory.path().join("arena.sqlite3");
+    let write_ahead_log = directory.path().join("arena.sqlite3-wal");
+    let Some(files) = ReadOnlyFiles::probe(
+        test,
+        directory.path(),
+        vec![database.clone(), write_ahead_log],
+    ) else {
+        return;
+    };
+    let database_url = format!("sqlite://{}", database.display());
+    refuses_writes_during(test, &files, database_url, SignUpDuringFault::Refused).await;
 }
 
 /// A PostgreSQL tablespace on a [`SmallDisk`] and a database whose tables live in it, both
@@ -188,31 +299,32 @@ async fn on_postgres_a_full_disk_under_the_tables_gets_503_for_writes_and_writes
     let Some(tablespace) = TablespaceOnSmallDisk::create(test, &server_url).await else {
         return;
     };
-    refuses_writes_while_the_disk_is_full(
+    refuses_writes_during(
         test,
         &tablespace.disk,
         tablespace.database_url(),
-        SignUpOnFullDisk::MayFit,
+        SignUpDuringFault::MayFit,
     )
     .await;
 }
 
-/// What a sign-up on the full disk may get: SQLite's write-ahead log cannot grow, so it is
-/// refused; PostgreSQL's log is on another disk, and the new player's row may fit in a page its
-/// table already has.
+/// What a sign-up during the fault may get: SQLite's write-ahead log cannot grow (or be written
+/// at all), so it is refused; PostgreSQL's log is on another disk, and the new player's row may
+/// fit in a page its table already has.
 #[derive(PartialEq, Eq)]
-enum SignUpOnFullDisk {
+enum SignUpDuringFault {
     Refused,
     MayFit,
 }
 
-/// Serves `database_url`, whose data is on `disk`, fills the disk and checks that writes are
-/// refused whole with a 503 while reads go on, and taken again once the space is back.
-async fn refuses_writes_while_the_disk_is_full(
+/// Serves `database_url`, whose data is on a disk with `fault`, turns the fault on and checks
+/// that writes are refused whole with a 503 while reads go on, and taken again once the fault is
+/// over.
+async fn refuses_writes_during(
     test: &str,
-    disk: &SmallDisk,
+    fault: &dyn DiskFault,
     database_url: String,
-    sign_up: SignUpOnFullDisk,
+    sign_up: SignUpDuringFault,
 ) {
     let server = TestContext::start_with(move |config| {
         config.database_url = database_url;
@@ -223,7 +335,7 @@ async fn refuses_writes_while_the_disk_is_full(
     .await;
     let player = server.sign_up_fresh_player().await;
 
-    disk.fill();
+    fault.begin();
     // A database reuses space it already holds (SQLite's write-ahead log, PostgreSQL's free
     // space in its pages), so some writes may still be taken; every one is answered 201 until
     // the first 503, and that must come.
@@ -244,13 +356,13 @@ async fn refuses_writes_while_the_disk_is_full(
         );
         println!("{test}: {} scores taken, then 503: {detail}", taken.len());
         assert!(
-            detail.contains("storage is full"),
+            detail.contains(fault.detail()),
             "the detail says why: {detail}"
         );
         refused = Some(score);
         break;
     }
-    let refused = refused.expect("the full disk refuses a write within 2,000");
+    let refused = refused.expect("the disk refuses a write within 2,000");
     let refused_signup = serde_json::json!({
         "email": "refused@example.com",
         "username": "refused_player",
@@ -259,7 +371,7 @@ async fn refuses_writes_while_the_disk_is_full(
     let signup = server
         .raw_post_json("/api/auth/signup", &refused_signup, None)
         .await;
-    let signup_taken = signup.status == StatusCode::CREATED && sign_up == SignUpOnFullDisk::MayFit;
+    let signup_taken = signup.status == StatusCode::CREATED && sign_up == SignUpDuringFault::MayFit;
     if !signup_taken {
         assert_error(
             &signup,
@@ -276,7 +388,7 @@ async fn refuses_writes_while_the_disk_is_full(
     let me = server.raw_get("/api/auth/me", Some(&player.token)).await;
     assert_eq!(me.status, StatusCode::OK, "{me:?}");
 
-    disk.free();
+    fault.end();
     let again = server
         .raw_post_text("/api/leaderboard", &score_body(7), Some(&player.token))
         .await;
