@@ -25,6 +25,10 @@ pub const SCORES_PER_COMMIT: usize = 256;
 #[async_trait]
 pub trait GroupWriter: Send + Sync + 'static {
     async fn write_group(&self, scores: &[ScoreEntry]) -> Result<()>;
+
+    /// No score is waiting after a group: a writer that keeps a connection between groups gives
+    /// it back here, so that other writes get it.
+    async fn idle(&self) {}
 }
 
 /// A score waiting to be written, and who waits for the answer.
@@ -67,7 +71,13 @@ impl ScoreCommitter {
 }
 
 async fn commit_in_groups(writer: impl GroupWriter, mut scores: mpsc::Receiver<PendingScore>) {
-    while let Some(first) = scores.recv().await {
+    loop {
+        if scores.is_empty() {
+            writer.idle().await;
+        }
+        let Some(first) = scores.recv().await else {
+            return;
+        };
         let mut group = vec![first];
         while group.len() < SCORES_PER_COMMIT {
             match scores.try_recv() {

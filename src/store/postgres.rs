@@ -107,7 +107,7 @@ impl PostgresStore {
             .await
             .map_err(|error| migrate_error(&target, error))?;
         let scores = ScoreCommitter::start(
-            PostgresGroupWriter { pool: pool.clone() },
+            PostgresGroupWriter::new(pool.clone()),
             RETRY_AFTER_STORE_FAULT,
         );
         Ok(Self {
@@ -223,25 +223,57 @@ where
     Ok(())
 }
 
-/// Writes a group of scores in one transaction, as arrays (see [`BULK_SCORES_PER_STATEMENT`]).
+/// Writes a group of scores in one transaction, as arrays (see [`BULK_SCORES_PER_STATEMENT`]),
+/// on a connection of the pool that it keeps between groups.
+///
+/// The pool pings a connection when it hands it out and again when it takes it back (sqlx tests
+/// it for reuse), each a round trip and a wake-up of PostgreSQL's process: more than the group's
+/// own statement costs. So the writer keeps its connection for as long as it works, and gives it
+/// back (for the pool to test and, if broken, close) only after a failed group.
 struct PostgresGroupWriter {
     pool: PgPool,
+    connection: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>,
+}
+
+impl PostgresGroupWriter {
+    fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            connection: tokio::sync::Mutex::new(None),
+        }
+    }
 }
 
 #[async_trait]
 impl GroupWriter for PostgresGroupWriter {
     async fn write_group(&self, scores: &[ScoreEntry]) -> Result<()> {
-        // One statement is a transaction of its own, all or none: a group that fits in one is
-        // one round trip instead of three (BEGIN, INSERT, COMMIT).
-        if scores.len() <= BULK_SCORES_PER_STATEMENT {
-            return insert_score_chunk(&self.pool, scores).await;
+        let mut kept = self.connection.lock().await;
+        let connection = match kept.as_mut() {
+            Some(connection) => connection,
+            None => kept.insert(self.pool.acquire().await.map_err(store_error)?),
+        };
+        let written = write_scores_on(connection, scores).await;
+        if written.is_err() {
+            *kept = None;
         }
-        let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        for chunk in scores.chunks(BULK_SCORES_PER_STATEMENT) {
-            insert_score_chunk(&mut *transaction, chunk).await?;
-        }
-        transaction.commit().await.map_err(store_error)
+        written
     }
+}
+
+/// Writes `scores` on `connection`, all or none.
+async fn write_scores_on(connection: &mut sqlx::PgConnection, scores: &[ScoreEntry]) -> Result<()> {
+    // One statement is a transaction of its own, all or none: a group that fits in one is one
+    // round trip instead of three (BEGIN, INSERT, COMMIT).
+    if scores.len() <= BULK_SCORES_PER_STATEMENT {
+        return insert_score_chunk(&mut *connection, scores).await;
+    }
+    let mut transaction = sqlx::Connection::begin(&mut *connection)
+        .await
+        .map_err(store_error)?;
+    for chunk in scores.chunks(BULK_SCORES_PER_STATEMENT) {
+        insert_score_chunk(&mut *transaction, chunk).await?;
+    }
+    transaction.commit().await.map_err(store_error)
 }
 
 /// Writes `chunk` in one statement: the rows travel as arrays (one parameter per column), so a
@@ -396,11 +428,9 @@ impl Store for PostgresStore {
             check_score_provenance(entry)?;
             nanoseconds(entry.recorded_at)?;
         }
-        PostgresGroupWriter {
-            pool: self.pool.clone(),
-        }
-        .write_group(&entries)
-        .await
+        // A bulk fill (at start-up) on a connection of its own, returned when it is done.
+        let mut connection = self.pool.acquire().await.map_err(store_error)?;
+        write_scores_on(&mut connection, &entries).await
     }
 
     async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>> {

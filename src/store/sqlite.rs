@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
+use sqlx::{Row, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use crate::accounts::tokens::TokenHash;
@@ -88,25 +89,65 @@ fn take_server_lock(path: &Path) -> std::result::Result<std::fs::File, OpenError
     }
 }
 
-/// Writes a group of scores through the writer connection, in one transaction.
+/// Groups of scores written back to back on the writer connection at most, before the score
+/// writer gives the connection back so that other writes (a sign-up, a login) get their turn.
+const GROUPS_PER_TURN: u32 = 8;
+
+/// Writes groups of scores through the writer connection, each in one transaction.
+///
+/// The pool pings its connection when it hands it out and again when it takes it back (sqlx
+/// tests it for reuse), each a round trip to the connection's thread; with one writer, every
+/// group would wait for both. So while groups come back to back the writer keeps the connection,
+/// for at most [`GROUPS_PER_TURN`] of them, and gives it back as soon as no score is waiting.
 struct SqliteGroupWriter {
     writer: SqlitePool,
+    turn: tokio::sync::Mutex<Option<(PoolConnection<Sqlite>, u32)>>,
+}
+
+impl SqliteGroupWriter {
+    fn new(writer: SqlitePool) -> Self {
+        Self {
+            writer,
+            turn: tokio::sync::Mutex::new(None),
+        }
+    }
 }
 
 #[async_trait]
 impl GroupWriter for SqliteGroupWriter {
     async fn write_group(&self, scores: &[ScoreEntry]) -> Result<()> {
-        // One statement is a transaction of its own, all or none: a group that fits in one
-        // is one round trip to the connection's thread instead of three.
-        if scores.len() <= SCORES_PER_INSERT {
-            return insert_scores_with(&self.writer, scores).await;
+        let mut turn = self.turn.lock().await;
+        let (connection, groups) = match turn.as_mut() {
+            Some(kept) => kept,
+            None => turn.insert((self.writer.acquire().await.map_err(store_error)?, 0)),
+        };
+        *groups += 1;
+        let written = write_scores_on(connection, scores).await;
+        if written.is_err() || *groups >= GROUPS_PER_TURN {
+            *turn = None;
         }
-        let mut transaction = self.writer.begin().await.map_err(store_error)?;
-        for rows in scores.chunks(SCORES_PER_INSERT) {
-            insert_scores_with(&mut *transaction, rows).await?;
-        }
-        transaction.commit().await.map_err(store_error)
+        written
     }
+
+    async fn idle(&self) {
+        *self.turn.lock().await = None;
+    }
+}
+
+/// Writes `scores` on `connection`, all or none.
+async fn write_scores_on(connection: &mut SqliteConnection, scores: &[ScoreEntry]) -> Result<()> {
+    // One statement is a transaction of its own, all or none: a group that fits in one is one
+    // round trip to the connection's thread instead of three.
+    if scores.len() <= SCORES_PER_INSERT {
+        return insert_scores_with(&mut *connection, scores).await;
+    }
+    let mut transaction = sqlx::Connection::begin(&mut *connection)
+        .await
+        .map_err(store_error)?;
+    for rows in scores.chunks(SCORES_PER_INSERT) {
+        insert_scores_with(&mut *transaction, rows).await?;
+    }
+    transaction.commit().await.map_err(store_error)
 }
 
 impl SqliteStore {
@@ -135,6 +176,10 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection to a file cannot drop the way a socket can, so no ping is needed
+            // before each use; each would be one more round trip to the connection's thread,
+            // and on the one writer every group of scores waits for it.
+            .test_before_acquire(false)
             .connect_with(writer_options)
             .await
             .map_err(|error| open_error(path, &error))?;
@@ -151,13 +196,12 @@ impl SqliteStore {
         let readers = SqlitePoolOptions::new()
             .max_connections(READER_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
             .connect_with(reader_options)
             .await
             .map_err(|error| open_error(path, &error))?;
         let scores = ScoreCommitter::start(
-            SqliteGroupWriter {
-                writer: writer.clone(),
-            },
+            SqliteGroupWriter::new(writer.clone()),
             RETRY_AFTER_STORE_FAULT,
         );
         Ok(Self {
@@ -311,11 +355,8 @@ impl Store for SqliteStore {
         for entry in &entries {
             check_score_provenance(entry)?;
         }
-        SqliteGroupWriter {
-            writer: self.writer.clone(),
-        }
-        .write_group(&entries)
-        .await
+        let mut connection = self.writer.acquire().await.map_err(store_error)?;
+        write_scores_on(&mut connection, &entries).await
     }
 
     async fn top_scores(&self, filter: ScoreFilter, limit: usize) -> Result<Vec<ScoreEntry>> {
@@ -885,6 +926,52 @@ mod tests {
 
     fn score(points: u32, mode: GameMode, minutes_after_base: i64) -> ScoreEntry {
         score_after(points, mode, TimeSpan::minutes(minutes_after_base))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_score_writer_hands_the_writer_connection_on_when_idle_and_between_turns() {
+        let (_directory, store) = fresh_store().await;
+        let store = Arc::new(store);
+        // Idle: after one score nothing waits, so another write gets the connection at once
+        // (kept, it would wait for the pool's five-second timeout and fail).
+        store
+            .insert_score(score(1, GameMode::Walls, 0))
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        store
+            .create_player(player("after_one", "after_one@example.com"))
+            .await
+            .expect("a write after an idle score writer");
+        assert!(started.elapsed() < ACQUIRE_TIMEOUT);
+
+        // A flood of scores keeps the writer busy; players are still created meanwhile, each
+        // within a turn, and every score is stored.
+        let flood: Vec<_> = (0..2_000)
+            .map(|points| {
+                let store = Arc::clone(&store);
+                tokio::spawn(
+                    async move { store.insert_score(score(points, GameMode::Walls, 1)).await },
+                )
+            })
+            .collect();
+        for index in 0..5 {
+            store
+                .create_player(player(
+                    &format!("during_{index}"),
+                    &format!("during_{index}@example.com"),
+                ))
+                .await
+                .expect("a write while scores flood in");
+        }
+        for submission in flood {
+            submission.await.unwrap().expect("every score is stored");
+        }
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM scores")
+            .fetch_one(&store.readers)
+            .await
+            .unwrap();
+        assert_eq!(stored, 2_001);
     }
 
     #[tokio::test]
