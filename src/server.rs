@@ -314,11 +314,12 @@ pub async fn shut_down(
 ) -> Result<(), String> {
     let log = server.app_private().log.clone();
     let live_games = server.app_private().live_games.clone();
+    let store = Arc::clone(&server.app_private().store);
     let ending = async move {
         live_games.shut_down().await;
         server.close().await
     };
-    match tokio::time::timeout(grace, ending).await {
+    let ended = match tokio::time::timeout(grace, ending).await {
         Ok(Ok(())) => {
             slog::info!(log, "shut down cleanly");
             Ok(())
@@ -329,7 +330,9 @@ pub async fn shut_down(
                 "grace_seconds" => grace.as_secs());
             Ok(())
         }
-    }
+    };
+    store.leave().await;
+    ended
 }
 
 /// SIGINT and SIGTERM, listened for from [`TerminationSignals::install`] on: once installed, they

@@ -40,6 +40,9 @@ struct CachedBoard {
     read_at: Instant,
 }
 
+/// One read of a board from the store, and its outcome once it is in.
+type Refill = tokio::sync::OnceCell<Result<Arc<[ScoreEntry]>>>;
+
 /// A store whose leaderboard, player and session reads are cached; every other call goes
 /// straight through.
 pub struct CachedStore {
@@ -49,6 +52,11 @@ pub struct CachedStore {
     /// change to the sessions through this store waits on.
     session_leases: Option<Arc<SessionLeases>>,
     boards: RwLock<HashMap<ScoreFilter, CachedBoard>>,
+    /// The read of each board under way, which every reader that misses the board shares: one
+    /// query instead of one per reader, and one board, whose encoding the HTTP edge then reuses.
+    /// Dropped by every invalidation, so a reader that comes after a write never shares a read
+    /// that began before it.
+    refills: std::sync::Mutex<HashMap<ScoreFilter, Arc<Refill>>>,
     /// Counts the writes that invalidate boards, so a board read while a score was being written
     /// is not kept as if it were current.
     writes: std::sync::atomic::AtomicU64,
@@ -66,6 +74,7 @@ impl CachedStore {
             session_leases: None,
             inner,
             boards: RwLock::new(HashMap::new()),
+            refills: std::sync::Mutex::new(HashMap::new()),
             writes: std::sync::atomic::AtomicU64::new(0),
             time_to_live,
         }
@@ -97,6 +106,35 @@ impl CachedStore {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+        self.refills
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// The read of `filter`'s board under way, or a new one.
+    fn refill_of(&self, filter: ScoreFilter) -> Arc<Refill> {
+        let mut refills = self.refills.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(refills.entry(filter).or_default())
+    }
+
+    /// Reads `filter`'s board from the store and keeps it, unless a write came in between.
+    async fn read_board(&self, filter: ScoreFilter) -> Result<Arc<[ScoreEntry]>> {
+        let writes_before = self.writes.load(std::sync::atomic::Ordering::Acquire);
+        let entries: Arc<[ScoreEntry]> = self.inner.top_scores(filter, BOARD_LENGTH).await?.into();
+        let mut boards = self.boards.write().unwrap_or_else(PoisonError::into_inner);
+        // A write that landed during the read may be missing from it: answer with what was
+        // read, but keep it only if no write came in between.
+        if self.writes.load(std::sync::atomic::Ordering::Acquire) == writes_before {
+            boards.insert(
+                filter,
+                CachedBoard {
+                    entries: Arc::clone(&entries),
+                    read_at: Instant::now(),
+                },
+            );
+        }
+        Ok(entries)
     }
 
     fn cached(&self, filter: ScoreFilter) -> Option<Arc<[ScoreEntry]>> {
@@ -188,21 +226,17 @@ impl Store for CachedStore {
         if let Some(board) = self.cached(filter) {
             return Ok(board);
         }
-        let writes_before = self.writes.load(std::sync::atomic::Ordering::Acquire);
-        let entries: Arc<[ScoreEntry]> = self.inner.top_scores(filter, BOARD_LENGTH).await?.into();
-        let mut boards = self.boards.write().unwrap_or_else(PoisonError::into_inner);
-        // A write that landed during the read may be missing from it: answer with what was
-        // read, but keep it only if no write came in between.
-        if self.writes.load(std::sync::atomic::Ordering::Acquire) == writes_before {
-            boards.insert(
-                filter,
-                CachedBoard {
-                    entries: Arc::clone(&entries),
-                    read_at: Instant::now(),
-                },
-            );
+        let refill = self.refill_of(filter);
+        let outcome = refill.get_or_init(|| self.read_board(filter)).await.clone();
+        // The next miss starts a read of its own (unless an invalidation already dropped it).
+        let mut refills = self.refills.lock().unwrap_or_else(PoisonError::into_inner);
+        if refills
+            .get(&filter)
+            .is_some_and(|current| Arc::ptr_eq(current, &refill))
+        {
+            refills.remove(&filter);
         }
-        Ok(entries)
+        outcome
     }
 
     async fn record_finished_game(
@@ -276,6 +310,14 @@ impl Store for CachedStore {
 
     fn instance_bus(&self) -> Option<Arc<dyn crate::store::InstanceBus>> {
         self.inner.instance_bus()
+    }
+
+    async fn leave(&self) {
+        if let Some(leases) = &self.session_leases {
+            // A lease not given up only costs other servers' logouts a wait until it runs out.
+            let _ = leases.release().await;
+        }
+        self.inner.leave().await;
     }
 
     fn backend_name(&self) -> &'static str {
@@ -388,6 +430,61 @@ mod tests {
             ))
             .await
             .unwrap();
+        assert_eq!(store.top_board(filter).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readers_that_miss_a_board_together_share_one_read_of_the_store() {
+        // A store whose reads take a trip to another thread, so that misses overlap.
+        let directory = std::env::temp_dir().join(format!(
+            "snake-arena-cached-unit-{}-{}",
+            std::process::id(),
+            Uuid::new_v4()
+        ));
+        std::fs::create_dir_all(&directory).unwrap();
+        let inner = crate::store::SqliteStore::open(&directory.join("store.sqlite3"))
+            .await
+            .unwrap();
+        let store = Arc::new(CachedStore::new(Arc::new(inner)));
+        let filter = ScoreFilter::mode(Some(GameMode::Walls));
+        for round in 0..5 {
+            store.invalidate();
+            let readers: Vec<_> = (0..16)
+                .map(|_| {
+                    let store = Arc::clone(&store);
+                    tokio::spawn(async move { store.top_board(filter).await.unwrap() })
+                })
+                .collect();
+            let mut boards = Vec::new();
+            for reader in readers {
+                boards.push(reader.await.unwrap());
+            }
+            assert!(
+                boards.iter().all(|board| Arc::ptr_eq(board, &boards[0])),
+                "round {round}: every reader got the one board read"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+
+    #[tokio::test]
+    async fn a_reader_after_a_write_does_not_share_a_read_that_began_before_it() {
+        let inner = Arc::new(MemoryStore::new());
+        let store = CachedStore::new(Arc::clone(&inner) as Arc<dyn Store>);
+        let filter = ScoreFilter::mode(Some(GameMode::Walls));
+        // A read under way, as a reader that missed the board left it.
+        let before = store.refill_of(filter);
+        store
+            .insert_score(ScoreEntry::self_reported(
+                &player(),
+                40,
+                GameMode::Walls,
+                Utc::now(),
+            ))
+            .await
+            .unwrap();
+        let after = store.refill_of(filter);
+        assert!(!Arc::ptr_eq(&before, &after), "the write dropped it");
         assert_eq!(store.top_board(filter).await.unwrap().len(), 1);
     }
 

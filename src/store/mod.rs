@@ -195,6 +195,10 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// The server is shutting down: gives up what this store holds on the other servers'
+    /// behalf (the session lease, in front of PostgreSQL), so that they stop waiting for it.
+    async fn leave(&self) {}
+
     /// A short name of the backend for logs and health checks.
     fn backend_name(&self) -> &'static str;
 

@@ -70,6 +70,9 @@ pub struct SessionLeases {
     state: Mutex<LeaseState>,
     /// Whether a lease has been held yet, for the start to wait on.
     first_lease: tokio::sync::watch::Sender<bool>,
+    /// Held while the lease is renewed or given up; `true` once given up, after which it is
+    /// never renewed again.
+    released: tokio::sync::Mutex<bool>,
 }
 
 #[derive(Default)]
@@ -172,6 +175,7 @@ impl SessionLeases {
             accounts,
             state: Mutex::new(LeaseState::default()),
             first_lease: tokio::sync::watch::Sender::new(false),
+            released: tokio::sync::Mutex::new(false),
         });
         let mut first_lease = leases.first_lease.subscribe();
         tokio::spawn(Arc::clone(&leases).listen(listener, log.clone()));
@@ -283,8 +287,30 @@ impl SessionLeases {
         }
     }
 
+    /// Gives the lease up for good, for a server that is shutting down: it answers no session
+    /// from memory from now on, and its row goes, so that other servers' logouts stop waiting
+    /// for it at once rather than when its lease would have run out.
+    pub async fn release(&self) -> sqlx::Result<()> {
+        let mut released = self.released.lock().await;
+        *released = true;
+        self.accounts.trust_until(None);
+        tokio::time::timeout(
+            QUERY_TIMEOUT,
+            sqlx::query("DELETE FROM server_leases WHERE instance = $1")
+                .bind(self.instance)
+                .execute(&self.pool),
+        )
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)?
+        .map(|_| ())
+    }
+
     /// Moves this server's lease to one from now, with a fence that starts it once heard.
     async fn renew(&self) -> sqlx::Result<()> {
+        let released = self.released.lock().await;
+        if *released {
+            return Ok(());
+        }
         let number = {
             let mut state = self.state();
             let number = state.take_number();

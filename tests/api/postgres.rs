@@ -709,3 +709,43 @@ async fn a_logout_is_answered_once_every_other_lease_holder_has_acknowledged_it(
     acknowledging.abort();
     println!("the logout was answered {took:?} after it was sent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_shut_down_gracefully_gives_its_session_lease_up_so_no_logout_waits_for_it() {
+    let Some(server_url) = test_postgres_url("a lease given up at shutdown") else {
+        return;
+    };
+    let database = ScratchDatabase::create(&server_url).await;
+    let (first, second, player) =
+        two_servers_with_a_session_kept_by_the_second(&database, DEFAULT_LEASE_MS).await;
+    let leases_held = || async {
+        use sqlx::Connection;
+        let mut connection = sqlx::PgConnection::connect(database.url())
+            .await
+            .expect("the database");
+        let held: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM server_leases WHERE expires_at > clock_timestamp()",
+        )
+        .fetch_one(&mut connection)
+        .await
+        .expect("the leases");
+        let _ = connection.close().await;
+        held
+    };
+    assert_eq!(leases_held().await, 2, "both servers hold a lease");
+
+    let _database_kept = second
+        .shut_down(Duration::from_secs(5))
+        .await
+        .expect("a clean shutdown");
+    assert_eq!(
+        leases_held().await,
+        1,
+        "only the running server's lease is left"
+    );
+    first
+        .client_with_token(&player.token)
+        .auth_logout()
+        .await
+        .expect("the logout is answered");
+}
