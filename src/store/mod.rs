@@ -206,7 +206,8 @@ pub trait Store: Send + Sync + 'static {
     /// answered stays true until it is itself told otherwise: the in-memory store, and a SQLite
     /// file that this process alone has open (it holds the file's server lock). Then
     /// `CachedStore` may keep sessions, whose revocation must take effect at once; with several
-    /// servers on one PostgreSQL database it may not.
+    /// servers on one PostgreSQL database it keeps them only under a lease
+    /// (`session_leases.rs`).
     fn is_sole_writer(&self) -> bool {
         false
     }
